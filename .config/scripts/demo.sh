@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The demo server: a local systemd container from the Debian 13 base image,
+# converged with playbooks/site.yml.
+#
+#   demo.sh up            create/start kit-demo and converge it (again: no change)
+#   demo.sh down [--purge] remove the container (--purge: and .demo/)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+NAME="${KIT_DEMO_NAME:-kit-demo}"
+IMAGE="${KIT_IMAGE:-kit-debian}:${KIT_DEMO_DISTRO:-13}"
+HTTPS_PORT="${KIT_DEMO_HTTPS_PORT:-8443}"
+HTTP_PORT="${KIT_DEMO_HTTP_PORT:-8080}"
+STATE_DIR=.demo
+
+say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+up() {
+    mkdir -p "$STATE_DIR"
+    chmod 0700 "$STATE_DIR"
+    if [ -z "$(docker ps -aq --filter "name=^${NAME}\$")" ]; then
+        say "Creating container ${NAME} from ${IMAGE} (https://localhost:${HTTPS_PORT}, http://localhost:${HTTP_PORT})"
+        docker run --detach --name "$NAME" --hostname "$NAME" \
+            --cap-add SYS_ADMIN --security-opt seccomp=unconfined --cgroupns host \
+            --volume /sys/fs/cgroup:/sys/fs/cgroup:rw \
+            --tmpfs /run:rw,exec --tmpfs /run/lock:rw --tmpfs /tmp:rw,exec \
+            --stop-signal SIGRTMIN+3 \
+            --publish "127.0.0.1:${HTTPS_PORT}:443" --publish "127.0.0.1:${HTTP_PORT}:80" \
+            "$IMAGE" /lib/systemd/systemd >/dev/null
+    else
+        say "Starting container ${NAME}"
+        docker start "$NAME" >/dev/null
+    fi
+
+    say "Waiting for systemd in ${NAME}"
+    for _ in $(seq 1 60); do
+        state="$(docker exec "$NAME" systemctl is-system-running 2>/dev/null || true)"
+        case "$state" in
+            running | degraded) break ;;
+        esac
+        sleep 1
+    done
+    case "$state" in
+        running | degraded) echo "systemd is ${state}" ;;
+        *) echo "ERROR: systemd in ${NAME} did not finish booting (state: ${state:-none}); see: docker logs ${NAME}" >&2; exit 1 ;;
+    esac
+
+    say "Converging ${NAME} with playbooks/site.yml"
+    ansible-playbook -i inventory/demo playbooks/site.yml
+
+    say "The demo server is up"
+    echo "  Shell on it:   docker exec -it ${NAME} bash"
+    echo "  Remove it:     make demo-down   (PURGE=1 also deletes ${STATE_DIR}/)"
+}
+
+down() {
+    if [ -n "$(docker ps -aq --filter "name=^${NAME}\$")" ]; then
+        say "Removing container ${NAME}"
+        docker rm --force "$NAME" >/dev/null
+    else
+        echo "No container ${NAME}"
+    fi
+    if [ "${1:-}" = --purge ]; then
+        say "Removing ${STATE_DIR}/"
+        rm -rf "$STATE_DIR"
+    fi
+}
+
+case "${1:-}" in
+    up) up ;;
+    down) shift; down "$@" ;;
+    *) echo "usage: $0 up | down [--purge]" >&2; exit 2 ;;
+esac

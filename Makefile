@@ -1,0 +1,93 @@
+# Django deploy kit: the one place to run things. `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON       ?= python3
+VENV         ?= .venv
+BIN          := $(VENV)/bin
+DISTROS      ?= 13 12
+APP_VENV     ?= .venv-app
+export KIT_IMAGE ?= kit-debian
+# The venv's tools (ansible, molecule, ...) come first for every target.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+# Scenarios `make test` runs, as ROLE_OR_DIR:SCENARIO; roles/<role>/molecule/<scenario>
+# and molecule/<scenario> (top level) are found by themselves.
+SCENARIOS    ?= $(shell .config/scripts/list-scenarios.sh)
+
+say = @printf '\n\033[1m==> %s\033[0m\n' "$(1)"
+
+.PHONY: help bootstrap apt docker venv images lint test test-app scenario \
+        demo demo-down clean clean-images lock
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+bootstrap: apt docker venv images ## Install everything the tests and the demo need (idempotent)
+
+apt: ## Install the Debian packages the tool chain needs, when missing
+	$(call say,Checking Debian packages)
+	@.config/scripts/ensure-apt.sh
+
+docker: ## Start the Docker engine when it does not answer
+	$(call say,Checking the Docker engine)
+	@.config/scripts/ensure-docker.sh
+
+venv: $(VENV)/.installed ## Create .venv (Ansible, Molecule, linters) from requirements/dev.txt
+$(VENV)/.installed: requirements/dev.txt
+	$(call say,Creating $(VENV) from requirements/dev.txt)
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.txt
+	@touch $@
+
+images: ## Build the local Debian base images when their recipe changed
+	$(call say,Checking base images ($(DISTROS)))
+	@.config/scripts/ensure-images.sh $(DISTROS)
+
+$(APP_VENV)/.installed: sample_app/requirements/dev.lock
+	$(call say,Creating $(APP_VENV) for sample_app from sample_app/requirements/dev.lock)
+	@$(PYTHON) -m venv $(APP_VENV)
+	@$(APP_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r $<
+	@touch $@
+
+lint: venv ## Lint: yamllint, ansible-lint (production profile), ruff
+	$(call say,yamllint)
+	@$(BIN)/yamllint --strict .
+	$(call say,ansible-lint)
+	@$(BIN)/ansible-lint
+	$(call say,ruff)
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+
+test: bootstrap $(APP_VENV)/.installed ## Run every check: lint, app tests, every Molecule scenario on every distro
+	@DISTROS="$(DISTROS)" .config/scripts/run-tests.sh $(SCENARIOS)
+
+test-app: $(APP_VENV)/.installed ## Run sample_app's tests (pytest-django, coverage >= 90%; DATABASE_URL=postgres://... for PostgreSQL)
+	$(call say,sample_app tests)
+	@cd sample_app && ../$(APP_VENV)/bin/pytest
+
+scenario: bootstrap ## Run one scenario: make scenario S=roles/common:default [D=12] [CMD=converge]
+	@test -n "$(S)" || { echo "usage: make scenario S=roles/common:default [D=12] [CMD=test|converge|verify|login|destroy]"; exit 2; }
+	@cd $(firstword $(subst :, ,$(S))) && MOLECULE_DISTRO=$(or $(D),13) \
+	    molecule $(or $(CMD),test) -s $(word 2,$(subst :, ,$(S)))
+
+demo: bootstrap ## Build the demo server in a local container and deploy the kit on it
+	@.config/scripts/demo.sh up
+
+demo-down: ## Remove the demo container (PURGE=1 also removes .demo/)
+	@.config/scripts/demo.sh down $(if $(PURGE),--purge)
+
+clean: ## Remove the venv, caches and Molecule instances (images stay)
+	$(call say,Cleaning)
+	@-[ -x $(BIN)/molecule ] && for s in $(SCENARIOS); do \
+	    (cd $${s%%:*} && $(CURDIR)/$(BIN)/molecule destroy -s $${s##*:} >/dev/null 2>&1 || true); done
+	rm -rf $(VENV) $(APP_VENV) .cache .pytest_cache .ruff_cache
+
+clean-images: ## Remove the local base images
+	-docker image ls --format '{{.Repository}}:{{.Tag}}' $(KIT_IMAGE) | xargs -r docker rmi
+
+lock: ## Re-lock requirements/dev.txt from requirements/dev.in (with hashes)
+	$(call say,Locking requirements/dev.txt)
+	@$(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet pip-tools==7.6.2
+	@PIP_CONFIG_FILE=/dev/null .venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+	    --strip-extras --no-emit-index-url --no-emit-find-links -o requirements/dev.txt requirements/dev.in
