@@ -1,0 +1,4 @@
+"""Settings modules: base (shared), development, production and test.
+
+`manage.py` defaults to development, `config.wsgi` to production; DJANGO_SETTINGS_MODULE wins.
+"""
