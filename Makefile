@@ -69,6 +69,7 @@ test-app: $(APP_VENV)/.installed ## Run sample_app's tests (pytest-django, cover
 scenario: bootstrap ## Run one scenario: make scenario S=roles/common:default [D=12] [CMD=converge]
 	@test -n "$(S)" || { echo "usage: make scenario S=roles/common:default [D=12] [CMD=test|converge|verify|login|destroy]"; exit 2; }
 	@cd $(firstword $(subst :, ,$(S))) && MOLECULE_DISTRO=$(or $(D),13) \
+	    KIT_INSTANCE=$$(basename $$(pwd) | tr _ -)-$(word 2,$(subst :, ,$(S))) \
 	    molecule $(or $(CMD),test) -s $(word 2,$(subst :, ,$(S)))
 
 demo: bootstrap ## Build the demo server in a local container and deploy the kit on it

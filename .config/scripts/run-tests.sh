@@ -31,7 +31,9 @@ molecule_test() {
     local dir="$1" scenario="$2" distro="$3"
     # The Docker engine may have died during a long run: bring it back first.
     .config/scripts/ensure-docker.sh >/dev/null || return 1
-    (cd "$dir" && MOLECULE_DISTRO="$distro" molecule test -s "$scenario")
+    local instance
+    instance="$(basename "$(cd "$dir" && pwd)")-${scenario}"
+    (cd "$dir" && KIT_INSTANCE="${instance//_/-}" MOLECULE_DISTRO="$distro" molecule test -s "$scenario")
 }
 
 step "lint" make --no-print-directory lint
