@@ -16,6 +16,9 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 SCENARIOS    ?= $(shell .config/scripts/list-scenarios.sh)
 
 say = @printf '\n\033[1m==> %s\033[0m\n' "$(1)"
+# pip, quietly; some machines' pip.conf names local indexes that do not exist, which only adds noise.
+pip_install = $(1)/bin/pip install --quiet --disable-pip-version-check $(2) 2>&1 \
+	| { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 
 .PHONY: help bootstrap apt docker venv images lint test test-app scenario \
         demo demo-down clean clean-images lock
@@ -37,7 +40,7 @@ venv: $(VENV)/.installed ## Create .venv (Ansible, Molecule, linters) from requi
 $(VENV)/.installed: requirements/dev.txt
 	$(call say,Creating $(VENV) from requirements/dev.txt)
 	@$(PYTHON) -m venv $(VENV)
-	@$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.txt
+	@$(call pip_install,$(VENV),--require-hashes -r requirements/dev.txt)
 	@touch $@
 
 images: ## Build the local Debian base images when their recipe changed
@@ -47,7 +50,7 @@ images: ## Build the local Debian base images when their recipe changed
 $(APP_VENV)/.installed: sample_app/requirements/dev.lock
 	$(call say,Creating $(APP_VENV) for sample_app from sample_app/requirements/dev.lock)
 	@$(PYTHON) -m venv $(APP_VENV)
-	@$(APP_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r $<
+	@$(call pip_install,$(APP_VENV),--require-hashes -r $<)
 	@touch $@
 
 lint: venv ## Lint: yamllint, ansible-lint (production profile), ruff

@@ -1,46 +1,60 @@
 #!/usr/bin/env bash
 # Run every check of the kit and print one summary line at the end:
-#   lint, the sample app's tests, then each Molecule scenario on each distro.
+#   lint and the sample app's tests, then each Molecule scenario on each distro,
+#   JOBS of them at a time (default 2; scenarios wait mostly on package downloads).
 # A failing step does not stop the others; the exit status is non-zero when any failed.
+# Each scenario's full output is kept in .cache/test-logs/; a passing one prints its
+# last lines, a failing one prints everything.
 #
-#   run-tests.sh DIR:SCENARIO ...      (DISTROS="13 12" by default)
+#   run-tests.sh DIR:SCENARIO ...      (DISTROS="13 12", JOBS=2 by default)
 # A scenario runs on fewer distros when its molecule.yml has a line such as
 #   # kit-distros: 13
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
 DISTROS="${DISTROS:-13 12}"
+JOBS="${JOBS:-2}"
+LOGS=.cache/test-logs
 passed=()
 failed=()
 started=$SECONDS
 
-step() {
-    local name="$1"; shift
-    local t0=$SECONDS
-    printf '\n\033[1m==> %s\033[0m\n' "$name"
-    if "$@"; then
-        passed+=("$name")
-        printf '\033[32m--> passed: %s (%ss)\033[0m\n' "$name" $((SECONDS - t0))
+mkdir -p "$LOGS"
+rm -f "$LOGS"/*.log "$LOGS"/*.rc
+
+bold() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+record() { # name rc seconds
+    if [ "$2" -eq 0 ]; then
+        passed+=("$1")
+        printf '\033[32m--> passed: %s (%ss)\033[0m\n' "$1" "$3"
     else
-        failed+=("$name")
-        printf '\033[31m--> FAILED: %s (%ss)\033[0m\n' "$name" $((SECONDS - t0))
+        failed+=("$1")
+        printf '\033[31m--> FAILED: %s (%ss)\033[0m\n' "$1" "$3"
     fi
 }
 
-molecule_test() {
-    local dir="$1" scenario="$2" distro="$3"
-    # The Docker engine may have died during a long run: bring it back first.
-    .config/scripts/ensure-docker.sh >/dev/null || return 1
-    local instance
-    instance="$(basename "$(cd "$dir" && pwd)")-${scenario}"
-    (cd "$dir" && KIT_INSTANCE="${instance//_/-}" MOLECULE_DISTRO="$distro" molecule test -s "$scenario")
+step() { # name command...
+    local name="$1" t0=$SECONDS rc=0
+    shift
+    bold "$name"
+    "$@" || rc=$?
+    record "$name" "$rc" $((SECONDS - t0))
 }
 
-step "lint" make --no-print-directory lint
-if [ -f sample_app/pyproject.toml ]; then
-    step "sample_app tests" make --no-print-directory test-app
-fi
+molecule_test() { # dir scenario distro
+    local dir="$1" scenario="$2" distro="$3" instance
+    # The Docker engine may have died during a long run: bring it back first.
+    .config/scripts/ensure-docker.sh >/dev/null || return 1
+    instance="$(basename "$(cd "$dir" && pwd)")-${scenario}"
+    instance="${instance//_/-}"
+    # One ephemeral directory per run, so that one scenario can run on two distros at once.
+    export MOLECULE_EPHEMERAL_DIRECTORY="$PWD/.cache/molecule/${instance}-${distro}"
+    cd "$dir" && KIT_INSTANCE="$instance" MOLECULE_DISTRO="$distro" molecule test -s "$scenario"
+}
 
+# Pending scenario runs, as "name|dir|scenario|distro", top-level (full-stack) ones
+# first because they take longest.
+queue=()
 for item in "$@"; do
     dir="${item%%:*}"
     scenario="${item##*:}"
@@ -49,9 +63,45 @@ for item in "$@"; do
         if [ -n "$wanted" ] && [[ " $wanted " != *" $distro "* ]]; then
             continue
         fi
-        step "molecule ${dir#./}:${scenario} (Debian ${distro})" molecule_test "$dir" "$scenario" "$distro"
+        entry="molecule ${dir#./}:${scenario} (Debian ${distro})|$dir|$scenario|$distro"
+        case "$dir" in
+            . | ./*) queue=("$entry" "${queue[@]}") ;;
+            *) queue+=("$entry") ;;
+        esac
     done
 done
+
+step "lint" make --no-print-directory lint
+if [ -f sample_app/pyproject.toml ]; then
+    step "sample_app tests" make --no-print-directory test-app
+fi
+
+declare -A running=() # pid -> "name|log|start"
+finish_one() {
+    local pid name log t0 rc
+    wait -n -p pid "${!running[@]}"
+    rc=$?
+    IFS='|' read -r name log t0 <<<"${running[$pid]}"
+    unset "running[$pid]"
+    bold "$name"
+    if [ "$rc" -eq 0 ]; then
+        tail -n 25 "$log"
+    else
+        cat "$log"
+    fi
+    record "$name" "$rc" $((SECONDS - t0))
+}
+
+[ "${#queue[@]}" -gt 0 ] && bold "Molecule: ${#queue[@]} scenario runs, ${JOBS} at a time (logs in ${LOGS}/)"
+for entry in "${queue[@]}"; do
+    IFS='|' read -r name dir scenario distro <<<"$entry"
+    while [ "${#running[@]}" -ge "$JOBS" ]; do finish_one; done
+    log="$LOGS/$(echo "$name" | tr -c 'A-Za-z0-9.\n' '-').log"
+    echo "    started: $name"
+    (molecule_test "$dir" "$scenario" "$distro") >"$log" 2>&1 &
+    running[$!]="$name|$log|$SECONDS"
+done
+while [ "${#running[@]}" -gt 0 ]; do finish_one; done
 
 echo
 echo "Ran for $(((SECONDS - started) / 60)) min $(((SECONDS - started) % 60)) s."
