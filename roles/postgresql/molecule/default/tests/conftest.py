@@ -1,0 +1,149 @@
+"""Shared fixtures for the postgresql role's Testinfra tests.
+
+Runs under Molecule's testinfra verifier, or alone:
+    pytest --hosts=ansible://all --ansible-inventory=<molecule inventory> tests/
+(the tests that run the role again need MOLECULE_INVENTORY_FILE).
+"""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROLE_DIR = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def role_vars(host):
+    """The role's defaults and per-distro version, overlaid with the host's inventory variables."""
+    defaults = yaml.safe_load((ROLE_DIR / "defaults" / "main.yml").read_text())
+    major = host.system_info.release.split(".")[0]
+    distro = yaml.safe_load((ROLE_DIR / "vars" / f"Debian_{major}.yml").read_text())
+    merged = {**defaults, **host.ansible.get_variables()}
+    merged.setdefault("postgresql_version", distro["__postgresql_version_default"])
+    return merged
+
+
+@pytest.fixture(scope="module")
+def facts(host):
+    return host.ansible("setup", check=False)["ansible_facts"]
+
+
+@pytest.fixture(scope="module")
+def cluster(role_vars):
+    """Paths and names of the managed cluster."""
+    version = role_vars["postgresql_version"]
+    name = role_vars["postgresql_cluster_name"]
+    return {
+        "version": version,
+        "name": name,
+        "port": role_vars["postgresql_port"],
+        "service": f"postgresql@{version}-{name}.service",
+        "conf_dir": f"/etc/postgresql/{version}/{name}",
+        "cert": f"/etc/postgresql/{version}/{name}/server.crt",
+    }
+
+
+@pytest.fixture(scope="module")
+def app_user(role_vars):
+    return next(u for u in role_vars["postgresql_users"] if u.get("hba", True))
+
+
+@pytest.fixture(scope="module")
+def superuser_sql(host, cluster):
+    """Run SQL as postgres over the local socket (peer); returns unaligned, tuples-only output.
+
+    Values go in as psql variables (`:'name'` in the SQL), never into the SQL text.
+    """
+
+    def run(sql, database="postgres", **params):
+        variables = " ".join(f"-v {name}=%s" for name in params)
+        return host.check_output(
+            f"printf '%%s' %s | runuser -u postgres -- psql -X -v ON_ERROR_STOP=1 -At -p %s "
+            f"-d %s {variables} -f -",
+            sql,
+            str(cluster["port"]),
+            database,
+            *params.values(),
+        )
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def tcp_psql(host, cluster):
+    """Connect over TCP to 127.0.0.1 with a password, as a real client would; returns the result."""
+
+    def run(user, password, sql="SELECT current_user", database="app", sslmode="verify-full"):
+        conninfo = (
+            f"host=127.0.0.1 port={cluster['port']} dbname={database} user={user} "
+            f"sslmode={sslmode} sslrootcert={cluster['cert']} connect_timeout=5"
+        )
+        return host.run(
+            "PGPASSWORD=%s psql -X -v ON_ERROR_STOP=1 -At %s -c %s", password, conninfo, sql
+        )
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def run_role(tmp_path_factory):
+    """Run the role (or one of its task files) from the controller with extra variables."""
+    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
+    if not inventory:
+        pytest.skip("needs a Molecule inventory (MOLECULE_INVENTORY_FILE)")
+    plays = tmp_path_factory.mktemp("play")
+
+    def run(host_name, extra_vars, tasks_from="main", tags=None):
+        playbook = plays / f"apply-role-{tasks_from}.yml"
+        playbook.write_text(
+            yaml.safe_dump(
+                [
+                    {
+                        "name": "Apply the role with test inputs",
+                        "hosts": "all",
+                        "become": True,
+                        "tasks": [
+                            {
+                                "name": "Apply the role",
+                                # Its own tasks carry the role's tags: --tags selects among them.
+                                "tags": ["always"],
+                                "ansible.builtin.include_role": {
+                                    "name": ROLE_DIR.name,
+                                    "tasks_from": tasks_from,
+                                },
+                            }
+                        ],
+                    }
+                ]
+            )
+        )
+        env = {
+            **os.environ,
+            "ANSIBLE_ROLES_PATH": str(ROLE_DIR.parent),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+        }
+        return subprocess.run(
+            [
+                "ansible-playbook",
+                "--inventory",
+                inventory,
+                "--limit",
+                host_name,
+                "--extra-vars",
+                json.dumps(extra_vars),
+                *(["--tags", tags] if tags else []),
+                str(playbook),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            timeout=600,
+        )
+
+    return run
