@@ -1,0 +1,125 @@
+"""Shared fixtures for the nginx role's Testinfra tests.
+
+Runs under Molecule's testinfra verifier, or alone:
+    pytest --hosts=ansible://all --ansible-inventory=<molecule inventory> tests/
+"""
+
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROLE_DIR = Path(__file__).resolve().parents[3]
+TLS_DEFAULTS = ROLE_DIR.parent / "tls" / "defaults" / "main.yml"
+
+
+@pytest.fixture(scope="module")
+def role_vars(host):
+    """The nginx and tls roles' defaults overlaid with the host's inventory variables."""
+    defaults = yaml.safe_load((ROLE_DIR / "defaults" / "main.yml").read_text())
+    tls_defaults = yaml.safe_load(TLS_DEFAULTS.read_text())
+    return {**tls_defaults, **defaults, **host.ansible.get_variables()}
+
+
+@pytest.fixture(scope="module")
+def server_name(role_vars):
+    return role_vars["nginx_server_names"][0]
+
+
+@pytest.fixture(scope="module")
+def ca_path(role_vars):
+    """The local CA certificate the tls role wrote; clients pin it."""
+    return f"{role_vars['tls_base_dir']}/ca/ca.crt"
+
+
+@pytest.fixture(scope="module")
+def curl(host, server_name, ca_path):
+    """Run curl on the host against the site's name (resolved to 127.0.0.1), CA pinned."""
+
+    def common(name):
+        options = ["--silent", "--show-error", "--cacert", ca_path]
+        for port in (80, 443):
+            options += ["--resolve", f"{name}:{port}:127.0.0.1"]
+        return options
+
+    def run(*args, name=None, repeat=1):
+        """curl with args; repeat > 1 sends the same request again on the same connection."""
+        command = ["curl"]
+        for index in range(repeat):
+            command += [*(["--next"] if index else []), *common(name or server_name), *args]
+        return host.run(shlex.join(command))
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def tls_handshake(host, server_name, ca_path):
+    """openssl s_client against 127.0.0.1:443 with the site's SNI; returns the command result."""
+
+    def run(*args):
+        command = [
+            "openssl",
+            "s_client",
+            "-connect",
+            "127.0.0.1:443",
+            "-servername",
+            server_name,
+            "-CAfile",
+            ca_path,
+            "-verify_return_error",
+            *args,
+        ]
+        return host.run(f"openssl version >/dev/null && {shlex.join(command)} </dev/null")
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def run_role(tmp_path_factory):
+    """Run the role from the controller with extra variables; returns the finished process."""
+    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
+    if not inventory:
+        pytest.skip("needs a Molecule inventory (MOLECULE_INVENTORY_FILE)")
+    playbook = tmp_path_factory.mktemp("play") / "apply-role.yml"
+    playbook.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "name": "Apply the role with test inputs",
+                    "hosts": "all",
+                    "become": True,
+                    "roles": [ROLE_DIR.name],
+                }
+            ]
+        )
+    )
+
+    def run(host_name, extra_vars):
+        env = {
+            **os.environ,
+            "ANSIBLE_ROLES_PATH": str(ROLE_DIR.parent),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+        }
+        return subprocess.run(
+            [
+                "ansible-playbook",
+                "--inventory",
+                inventory,
+                "--limit",
+                host_name,
+                "--extra-vars",
+                extra_vars,
+                str(playbook),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            timeout=600,
+        )
+
+    return run

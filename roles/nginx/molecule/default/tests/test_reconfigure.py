@@ -1,0 +1,73 @@
+"""Re-running the nginx role with other inputs: a broken snippet is rolled back while the
+old configuration keeps serving, and app servers given as host:port are proxied to.
+Every run here puts the scenario's configuration back before the next test."""
+
+import json
+
+import pytest
+
+testinfra_hosts = ["ansible://all"]
+
+SITE_FILES = [
+    "/etc/nginx/conf.d/kit-tls.conf",
+    "/etc/nginx/snippets/kitapp-headers.conf",
+    "/etc/nginx/snippets/kitapp-extra.conf",
+    "/etc/nginx/sites-available/kitapp.conf",
+]
+BROKEN = "this_is_not_a_directive on;"
+
+
+def checksums(host):
+    return {path: host.file(path).sha256sum for path in SITE_FILES}
+
+
+def nginx_pid(host):
+    return host.check_output("systemctl show --property=MainPID --value nginx.service")
+
+
+@pytest.fixture
+def restore_scenario(host, run_role):
+    """After the test, converge the role again with the scenario's own inputs."""
+    yield
+    result = run_role(host.backend.host, "{}")
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+@pytest.mark.usefixtures("restore_scenario")
+def test_broken_snippet_fails_the_play_and_the_old_config_keeps_serving(
+    host, run_role, curl, server_name
+):
+    before = checksums(host)
+    pid = nginx_pid(host)
+
+    result = run_role(host.backend.host, json.dumps({"nginx_extra_directives": [BROKEN]}))
+
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "nginx rejected the new site configuration" in output
+    assert 'unknown directive "this_is_not_a_directive"' in output
+    # The previous files are back, nothing of the broken run is left behind.
+    assert checksums(host) == before
+    assert BROKEN not in host.file("/etc/nginx/snippets/kitapp-extra.conf").content_string
+    assert host.run("ls /etc/nginx/snippets /etc/nginx/conf.d | grep -c '~$'").stdout.strip() == "0"
+    # nginx was neither stopped nor restarted, and still answers over HTTPS.
+    assert host.run("nginx -t").rc == 0
+    assert nginx_pid(host) == pid
+    answer = curl("--output", "/dev/null", "--write-out", "%{http_code}", f"https://{server_name}/")
+    assert answer.rc == 0, answer.stderr
+    assert answer.stdout == "200"
+
+
+@pytest.mark.usefixtures("restore_scenario")
+def test_app_servers_as_host_port_are_proxied_to(host, run_role, role_vars, curl, server_name):
+    tcp = role_vars["kit_stub_tcp"]
+    pid = nginx_pid(host)
+
+    result = run_role(host.backend.host, json.dumps({"nginx_upstream_servers": [tcp]}))
+
+    assert result.returncode == 0, result.stdout[-3000:]
+    echoed = json.loads(curl(f"https://{server_name}/via-tcp").stdout)
+    assert echoed["listen"] == tcp
+    assert echoed["headers"]["X-Forwarded-Proto"] == "https"
+    # Applied by a reload: the master process is the same.
+    assert nginx_pid(host) == pid
