@@ -1,0 +1,202 @@
+"""Shared fixtures for the django_app (and gunicorn) Testinfra tests.
+
+Runs under Molecule's testinfra verifier, or alone:
+    MOLECULE_INVENTORY_FILE=<molecule inventory> \
+    pytest --hosts=ansible://all --ansible-inventory=<molecule inventory> tests/
+"""
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROLE_DIR = Path(__file__).resolve().parents[3]
+ROLES_DIR = ROLE_DIR.parent
+KIT_DIR = ROLES_DIR.parent
+
+
+def _defaults(role):
+    return yaml.safe_load((ROLES_DIR / role / "defaults" / "main.yml").read_text())
+
+
+@pytest.fixture(scope="module")
+def role_vars(host):
+    """Both roles' defaults overlaid with the host's inventory variables."""
+    return {**_defaults("gunicorn"), **_defaults("django_app"), **host.ansible.get_variables()}
+
+
+@pytest.fixture(scope="module")
+def app(role_vars):
+    """Names and paths derived from django_app_name, as the roles derive them."""
+    name = role_vars["django_app_name"]
+    return {
+        "name": name,
+        "root": f"/srv/{name}",
+        "current": f"/srv/{name}/current",
+        "previous": f"/srv/{name}/previous",
+        "releases": f"/srv/{name}/releases",
+        "env_file": f"/etc/{name}/env",
+        "socket": f"/run/{name}/gunicorn.sock",
+        "service": f"{name}.service",
+        "socket_unit": f"{name}.socket",
+    }
+
+
+def journal(host, unit, lines=50):
+    return host.run(f"journalctl -u {unit} -n {lines} --no-pager").stdout
+
+
+class Api:
+    """HTTP through the app's unix socket with curl, as nginx would send it (HTTPS proxied)."""
+
+    def __init__(self, host, socket):
+        self.host = host
+        self.socket = socket
+
+    def request(self, path, method="GET", data=None, token=None, as_user=None):
+        cmd = [
+            "curl",
+            "--silent",
+            "--show-error",
+            "--max-time",
+            "20",
+            "--unix-socket",
+            self.socket,
+            "--request",
+            method,
+            "--header",
+            "X-Forwarded-Proto: https",
+            "--write-out",
+            "\n%{http_code}",
+        ]
+        if data is not None:
+            cmd += ["--header", "Content-Type: application/json", "--data", json.dumps(data)]
+        if token:
+            cmd += ["--header", f"Authorization: Bearer {token}"]
+        cmd.append(f"http://localhost{path}")
+        command = shlex.join(cmd)
+        if as_user:
+            command = f"runuser -u {as_user} -- {command}"
+        result = self.host.run(command)
+        body, _, status = result.stdout.rpartition("\n")
+        return int(status or 0), body, result
+
+    def json(self, path, **kwargs):
+        status, body, _ = self.request(path, **kwargs)
+        return status, (json.loads(body) if body.startswith(("{", "[")) else body)
+
+    def token(self, username, password):
+        status, body = self.json(
+            "/api/token/", method="POST", data={"username": username, "password": password}
+        )
+        assert status == 200, body
+        return body["access"]
+
+
+@pytest.fixture(scope="module")
+def api(host, app):
+    return Api(host, app["socket"])
+
+
+@pytest.fixture(scope="module")
+def demo_user(role_vars):
+    return next(u for u in role_vars["django_app_users"] if not u.get("superuser"))
+
+
+def live_release(host, app):
+    return os.path.basename(host.file(app["current"]).linked_to)
+
+
+def main_pid(host, app):
+    return int(host.check_output(f"systemctl show -p MainPID --value {app['service']}"))
+
+
+def served_release(host, app):
+    """The release the running Gunicorn master was started from (its venv's interpreter)."""
+    pid = main_pid(host, app)
+    argv = host.check_output(f"tr '\\0' ' ' < /proc/{pid}/cmdline")
+    release = argv.split("/venv/bin/", 1)[0]
+    return os.path.basename(release)
+
+
+@pytest.fixture(scope="session")
+def sample_app_copy(tmp_path_factory):
+    """Copies of the kit's sample_app on the controller, each with a small edit."""
+    source = KIT_DIR / "sample_app"
+
+    def make(name, edit):
+        target = tmp_path_factory.mktemp(name) / "sample_app"
+        shutil.copytree(
+            source,
+            target,
+            ignore=shutil.ignore_patterns(
+                ".venv", "__pycache__", "*.pyc", ".pytest_cache", ".ruff_cache", "build", "dist"
+            ),
+        )
+        edit(target)
+        return target
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def run_role(tmp_path_factory):
+    """Run the django_app role from the controller with extra variables; returns the process."""
+    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
+    if not inventory:
+        pytest.skip("needs a Molecule inventory (MOLECULE_INVENTORY_FILE)")
+
+    def run(host_name, extra_vars, tasks_from="main", inventory_file=inventory):
+        play = tmp_path_factory.mktemp("play") / "apply-role.yml"
+        play.write_text(
+            yaml.safe_dump(
+                [
+                    {
+                        "name": "Apply the role with test inputs",
+                        "hosts": "all",
+                        "become": True,
+                        "tasks": [
+                            {
+                                "name": "Apply django_app",
+                                "ansible.builtin.include_role": {
+                                    "name": ROLE_DIR.name,
+                                    "tasks_from": tasks_from,
+                                },
+                            }
+                        ],
+                    }
+                ]
+            )
+        )
+        env = {
+            **os.environ,
+            "ANSIBLE_ROLES_PATH": str(ROLES_DIR),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            # One line per result, so that messages can be searched for.
+            "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
+        }
+        return subprocess.run(
+            [
+                "ansible-playbook",
+                "--inventory",
+                str(inventory_file),
+                "--limit",
+                host_name,
+                "--extra-vars",
+                json.dumps(extra_vars),
+                str(play),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            timeout=900,
+        )
+
+    return run

@@ -1,0 +1,65 @@
+"""Bad inputs fail before the role changes anything, with the variable named."""
+
+import os
+import shutil
+
+import pytest
+
+testinfra_hosts = ["ansible://all"]
+
+
+@pytest.fixture(scope="module")
+def env_before(host, app):
+    return host.file(app["env_file"]).sha256sum
+
+
+@pytest.mark.parametrize(
+    ("extra_vars", "named"),
+    [
+        ({"django_app_keep_releases": "many"}, "django_app_keep_releases"),
+        ({"django_app_users": [{"email": "x@example.test"}]}, "username"),
+    ],
+)
+def test_wrong_input_type_fails_validation(host, app, run_role, env_before, extra_vars, named):
+    result = run_role(host.backend.host, extra_vars)
+    assert result.returncode != 0
+    assert "Validation of arguments failed" in result.stdout + result.stderr
+    assert named in result.stdout + result.stderr
+    assert host.file(app["env_file"]).sha256sum == env_before
+
+
+@pytest.mark.parametrize(
+    ("extra_vars", "named"),
+    [
+        (
+            {"django_app_secret_key": "too-short"},
+            "django_app_secret_key must have 50 or more characters",
+        ),
+        (
+            {"django_app_allowed_hosts": ["api.example.test"]},
+            "django_app_allowed_hosts must include localhost",
+        ),
+        (
+            {"django_app_users": [{"username": "x", "password": "short"}]},
+            "password of 8 or more characters",
+        ),
+    ],
+)
+def test_invalid_input_fails_with_the_variable_named(
+    host, app, run_role, env_before, extra_vars, named
+):
+    result = run_role(host.backend.host, extra_vars)
+    assert result.returncode != 0
+    assert named in result.stdout + result.stderr
+    assert "too-short" not in result.stdout + result.stderr  # a secret is never echoed
+    assert host.file(app["env_file"]).sha256sum == env_before
+
+
+def test_missing_secrets_fail_validation(host, app, run_role, env_before, tmp_path):
+    # The Molecule inventory without its group_vars: no secret is set at all.
+    inventory = tmp_path / "inventory.yml"
+    shutil.copy(os.environ["MOLECULE_INVENTORY_FILE"], inventory)
+    result = run_role(host.backend.host, {}, inventory_file=inventory)
+    assert result.returncode != 0
+    assert "missing required arguments: django_app_secret_key" in result.stdout + result.stderr
+    assert host.file(app["env_file"]).sha256sum == env_before
