@@ -51,6 +51,14 @@ def test_locale_is_generated_and_default(host, role_vars):
     assert f"LANG={wanted}" in host.file("/etc/default/locale").content_string.splitlines()
 
 
+def test_locale_survives_the_boot_time_file_setup(host, role_vars):
+    # What systemd-tmpfiles does at every boot (on Debian 13 it links /etc/default/locale
+    # to /etc/locale.conf) must not lose the locale.
+    host.run("systemd-tmpfiles --create --prefix=/etc/default/locale")
+    content = host.file("/etc/default/locale").content_string
+    assert f"LANG={role_vars['common_locale']}" in content.splitlines()
+
+
 def test_login_shell_gets_the_locale(host, role_vars):
     # A fresh login shell (as cron or a new SSH session would get it) reads /etc/default/locale.
     out = host.check_output("env -i su - root -s /bin/bash -c 'locale 2>&1'")
