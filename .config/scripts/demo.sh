@@ -45,12 +45,38 @@ up() {
         *) echo "ERROR: systemd in ${NAME} did not finish booting (state: ${state:-none}); see: docker logs ${NAME}" >&2; exit 1 ;;
     esac
 
-    say "Converging ${NAME} with playbooks/site.yml"
-    ansible-playbook -i inventory/demo playbooks/site.yml
+    say "Converging ${NAME} with playbooks/site.yml (a second run reports changed=0)"
+    if ! ansible-playbook -i inventory/demo playbooks/site.yml; then
+        echo "ERROR: the playbook failed; the failed task and its message are shown above." >&2
+        echo "       Fix it and run 'make demo' again (it continues where it stopped)." >&2
+        exit 1
+    fi
 
-    say "The demo server is up"
-    echo "  Shell on it:   docker exec -it ${NAME} bash"
-    echo "  Remove it:     make demo-down   (PURGE=1 also deletes ${STATE_DIR}/)"
+    say "Writing ${STATE_DIR}/credentials.json"
+    umask 077
+    python3 - "$STATE_DIR" <<'PY'
+import json, pathlib, sys
+state = pathlib.Path(sys.argv[1])
+password = (state / "secrets" / "demo_password").read_text().strip()
+target = state / "credentials.json"
+target.write_text(json.dumps({"username": "demo", "password": password}) + "\n")
+target.chmod(0o600)
+PY
+    [ -f "$STATE_DIR/ca.crt" ] || { echo "ERROR: the tls role did not fetch the CA to $STATE_DIR/ca.crt" >&2; exit 1; }
+
+    say "The demo server is up: https://localhost:${HTTPS_PORT}/"
+    cat <<EOT
+Try it (the CA in ${STATE_DIR}/ca.crt is pinned; nothing is trusted blindly):
+
+  ACCESS=\$(curl -s --cacert ${STATE_DIR}/ca.crt -H 'Content-Type: application/json' \\
+      -d @${STATE_DIR}/credentials.json https://localhost:${HTTPS_PORT}/api/token/ \\
+      | python3 -c 'import json, sys; print(json.load(sys.stdin)["access"])')
+  curl -s --cacert ${STATE_DIR}/ca.crt -H "Authorization: Bearer \$ACCESS" https://localhost:${HTTPS_PORT}/api/me/
+
+  Admin:        https://localhost:${HTTPS_PORT}/admin/  (user admin, password in ${STATE_DIR}/secrets/admin_password)
+  Shell on it:  docker exec -it ${NAME} bash
+  Remove it:    make demo-down   (PURGE=1 also deletes ${STATE_DIR}/)
+EOT
 }
 
 down() {

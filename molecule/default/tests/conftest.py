@@ -1,0 +1,95 @@
+"""Fixtures for the full-stack tests: an HTTPS client with the kit's CA pinned.
+
+The scenario's container publishes 443 on a loopback port that Docker picks; the client
+talks to https://localhost:<port>, which the certificate covers, and trusts only the CA
+that the tls role made (fetched to the run's ephemeral directory).
+"""
+
+import os
+import ssl
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ""))
+
+
+def _published_port(container: str, port: int) -> int:
+    out = subprocess.run(
+        ["docker", "port", container, f"{port}/tcp"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    # "127.0.0.1:49153" (one line per address family)
+    return int(out.splitlines()[0].rsplit(":", 1)[1])
+
+
+@pytest.fixture(scope="module")
+def container(host):
+    return host.backend.host
+
+
+@pytest.fixture(scope="module")
+def ca_file():
+    path = EPHEMERAL / "ca.crt"
+    assert path.is_file(), f"the tls role did not fetch its CA certificate to {path}"
+    return path
+
+
+@pytest.fixture(scope="module")
+def secrets_dir():
+    return EPHEMERAL / "secrets"
+
+
+@pytest.fixture(scope="module")
+def demo_credentials(secrets_dir):
+    return {"username": "demo", "password": (secrets_dir / "demo_password").read_text().strip()}
+
+
+def make_client(container: str, ca_file: Path) -> httpx.Client:
+    port = _published_port(container, 443)
+    context = ssl.create_default_context(cafile=str(ca_file))
+    return httpx.Client(
+        base_url=f"https://localhost:{port}", verify=context, http2=False, timeout=15.0
+    )
+
+
+@pytest.fixture(scope="module")
+def client(container, ca_file):
+    with make_client(container, ca_file) as c:
+        yield c
+
+
+@pytest.fixture
+def tokens(client, demo_credentials):
+    response = client.post("/api/token/", json=demo_credentials)
+    assert response.status_code == httpx.codes.OK, response.text
+    return response.json()
+
+
+@pytest.fixture
+def auth(tokens):
+    return {"Authorization": f"Bearer {tokens['access']}"}
+
+
+@pytest.fixture
+def unique_title():
+    return f"note-{uuid.uuid4().hex[:12]}"
+
+
+def wait_until(predicate, timeout: float, interval: float = 1.0):
+    """Call predicate until it returns a true value or the timeout passes; return its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = predicate()
+        except (httpx.HTTPError, OSError, subprocess.CalledProcessError, IndexError):
+            value = None
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)

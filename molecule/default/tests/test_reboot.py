@@ -1,0 +1,40 @@
+"""A host reboot (container restart): everything comes back and no data is lost."""
+
+import subprocess
+from http import HTTPStatus
+
+from conftest import make_client, wait_until
+
+testinfra_hosts = ["ansible://all"]
+
+
+def test_services_data_and_https_survive_a_reboot(
+    host, client, container, ca_file, auth, demo_credentials, unique_title
+):
+    created = client.post("/api/notes/", json={"title": unique_title, "body": "kept"}, headers=auth)
+    assert created.status_code == HTTPStatus.CREATED
+
+    subprocess.run(["docker", "restart", container], check=True, capture_output=True, timeout=120)
+    state = wait_until(
+        lambda: (
+            subprocess.run(
+                ["docker", "exec", container, "systemctl", "is-system-running"],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout.strip()
+            in {"running", "degraded"}
+        ),
+        timeout=90,
+    )
+    assert state, host.run("systemctl list-units --failed --no-pager").stdout
+
+    # The published port may change with the restart: a new client asks Docker again.
+    with make_client(container, ca_file) as after:
+        ready = wait_until(lambda: after.get("/readyz").status_code == HTTPStatus.OK, timeout=60)
+        assert ready, host.run("journalctl -u kitapp.service -n 50 --no-pager").stdout
+        token = after.post("/api/token/", json=demo_credentials).json()["access"]
+        notes = after.get("/api/notes/", headers={"Authorization": f"Bearer {token}"}).json()
+    assert unique_title in {note["title"] for note in notes["results"]}
+    failed = host.check_output("systemctl list-units --failed --plain --no-legend")
+    assert failed == ""
