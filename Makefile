@@ -20,7 +20,7 @@ say = @printf '\n\033[1m==> %s\033[0m\n' "$(1)"
 pip_install = $(1)/bin/pip install --quiet --disable-pip-version-check $(2) 2>&1 \
 	| { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 
-.PHONY: help bootstrap apt docker venv images lint test test-app scenario \
+.PHONY: help bootstrap apt docker venv images lint test test-app scenario bench \
         demo demo-down clean clean-images lock
 
 help: ## List the targets
@@ -75,6 +75,9 @@ scenario: bootstrap ## Run one scenario: make scenario S=roles/common:default [D
 	    KIT_INSTANCE=$$(basename $$(pwd) | tr _ -)-$(word 2,$(subst :, ,$(S))) \
 	    molecule $(or $(CMD),test) -s $(word 2,$(subst :, ,$(S)))
 
+bench: bootstrap ## Benchmarks: deploy speed, serving (nginx vs Gunicorn vs runserver), zero-downtime -> bench/results/
+	@bench/run.sh
+
 demo: bootstrap ## Build the demo server in a local container and deploy the kit on it
 	@.config/scripts/demo.sh up
 
@@ -85,7 +88,7 @@ clean: ## Remove the venv, caches and Molecule instances (images stay)
 	$(call say,Cleaning)
 	@-[ -x $(BIN)/molecule ] && for s in $(SCENARIOS); do \
 	    (cd $${s%%:*} && $(CURDIR)/$(BIN)/molecule destroy -s $${s##*:} >/dev/null 2>&1 || true); done
-	rm -rf $(VENV) $(APP_VENV) .cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(APP_VENV) .venv-bench .cache .pytest_cache .ruff_cache bench/.work
 
 clean-images: ## Remove the local base images
 	-docker image ls --format '{{.Repository}}:{{.Tag}}' $(KIT_IMAGE) | xargs -r docker rmi
