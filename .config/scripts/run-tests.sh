@@ -107,5 +107,5 @@ echo
 echo "Ran for $(((SECONDS - started) / 60)) min $(((SECONDS - started) % 60)) s."
 for name in "${passed[@]}"; do echo "  passed  $name"; done
 for name in "${failed[@]}"; do echo "  FAILED  $name"; done
-echo "make test: ${#passed[@]} passed, ${#failed[@]} failed"
+echo "summary: ${#passed[@]} passed, ${#failed[@]} failed"
 [ "${#failed[@]}" -eq 0 ]
