@@ -69,10 +69,11 @@ test-app: $(APP_VENV)/.installed ## Run sample_app's tests (pytest-django, cover
 	$(call say,sample_app tests)
 	@cd sample_app && ../$(APP_VENV)/bin/pytest
 
-scenario: bootstrap ## Run one scenario: make scenario S=roles/common:default [D=12] [CMD=converge]
+scenario: bootstrap ## Run one scenario: make scenario S=roles/common:default [D=12] [CMD=converge] [KIT_INSTANCE=name]
 	@test -n "$(S)" || { echo "usage: make scenario S=roles/common:default [D=12] [CMD=test|converge|verify|login|destroy]"; exit 2; }
-	@cd $(firstword $(subst :, ,$(S))) && MOLECULE_DISTRO=$(or $(D),13) \
-	    KIT_INSTANCE=$$(basename $$(pwd) | tr _ -)-$(word 2,$(subst :, ,$(S))) \
+	@cd $(firstword $(subst :, ,$(S))) && export MOLECULE_DISTRO=$(or $(D),13) \
+	    KIT_INSTANCE=$${KIT_INSTANCE:-$$(basename $$(pwd) | tr _ -)-$(word 2,$(subst :, ,$(S)))} && \
+	    export MOLECULE_EPHEMERAL_DIRECTORY=$(CURDIR)/.cache/molecule/$$KIT_INSTANCE-$$MOLECULE_DISTRO && \
 	    molecule $(or $(CMD),test) -s $(word 2,$(subst :, ,$(S)))
 
 bench: bootstrap ## Benchmarks: deploy speed, serving (nginx vs Gunicorn vs runserver), zero-downtime -> bench/results/
