@@ -1,5 +1,6 @@
 """Re-running the nginx role with other inputs: a broken snippet is rolled back while the
-old configuration keeps serving, and app servers given as host:port are proxied to.
+old configuration keeps serving, and app servers given as host:port are proxied to (static
+files too, when there are none on this host).
 Every run here puts the scenario's configuration back before the next test."""
 
 import json
@@ -7,6 +8,9 @@ import json
 import pytest
 
 testinfra_hosts = ["ansible://all"]
+
+# A hashed static file that prepare.yml puts under nginx_static_root.
+HASHED = "app.0123456789ab.css"
 
 SITE_FILES = [
     "/etc/nginx/conf.d/kit-tls.conf",
@@ -60,14 +64,21 @@ def test_broken_snippet_fails_the_play_and_the_old_config_keeps_serving(
 
 @pytest.mark.usefixtures("restore_scenario")
 def test_app_servers_as_host_port_are_proxied_to(host, run_role, role_vars, curl, server_name):
+    # The app on another host: TCP upstream, and no local static files (the app serves them).
     tcp = role_vars["kit_stub_tcp"]
     pid = nginx_pid(host)
 
-    result = run_role(host.backend.host, json.dumps({"nginx_upstream_servers": [tcp]}))
+    result = run_role(
+        host.backend.host,
+        json.dumps({"nginx_upstream_servers": [tcp], "nginx_static_root": ""}),
+    )
 
     assert result.returncode == 0, result.stdout[-3000:]
     echoed = json.loads(curl(f"https://{server_name}/via-tcp").stdout)
     assert echoed["listen"] == tcp
     assert echoed["headers"]["X-Forwarded-Proto"] == "https"
+    static = json.loads(curl(f"https://{server_name}/static/css/{HASHED}").stdout)
+    assert static["listen"] == tcp
+    assert static["path"] == f"/static/css/{HASHED}"
     # Applied by a reload: the master process is the same.
     assert nginx_pid(host) == pid
