@@ -1,0 +1,50 @@
+"""deploy.yml on the converged stack, limited to the app servers (as an operator runs it)."""
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]  # molecule/split/tests links here too
+
+# Run once, from the web server's test module (what users reach).
+testinfra_hosts = ["ansible://webservers"]
+
+
+def test_deploy_limited_to_the_app_servers_changes_nothing(host):
+    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
+    if not inventory:
+        pytest.skip("needs a Molecule inventory (MOLECULE_INVENTORY_FILE)")
+    app_servers = host.ansible.get_variables()["groups"]["appservers"]
+    # --limit: the database's facts (where the app finds it) come from playbooks/facts.yml's
+    # delegated gathering; the same release, so nothing changes.
+    result = subprocess.run(
+        [
+            "ansible-playbook",
+            "--inventory",
+            inventory,
+            "--extra-vars",
+            f"@{ROOT / 'molecule' / 'default' / 'test-vars.yml'}",
+            "--limit",
+            ",".join(app_servers),
+            str(ROOT / "playbooks" / "deploy.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+        env={
+            **os.environ,
+            "ANSIBLE_ROLES_PATH": str(ROOT / "roles"),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+        },
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    recap = {
+        name: int(changed)
+        for name, changed in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", result.stdout, re.M)
+    }
+    assert recap == dict.fromkeys(app_servers, 0), result.stdout[-3000:]
