@@ -334,7 +334,8 @@ def serving(results: dict, port: int) -> None:
         unit.format(
             name="bench-runserver",
             env="",
-            command=f"django-admin runserver 127.0.0.1:{RUNSERVER_PORT} --insecure --noreload",
+            # The release's code is in the release directory (the working directory).
+            command=f"python -m django runserver 127.0.0.1:{RUNSERVER_PORT} --insecure --noreload",
         ),
     )
     cases = []

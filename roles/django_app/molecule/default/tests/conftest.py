@@ -117,11 +117,12 @@ def main_pid(host, app):
 
 
 def served_release(host, app):
-    """The release the running Gunicorn master was started from (its venv's interpreter)."""
+    """The release the running Gunicorn master was started from (its working directory,
+    resolved from current/ when it started; the release's code is there). Read as the app user:
+    root in the container lacks CAP_SYS_PTRACE, which reading another user's cwd needs."""
     pid = main_pid(host, app)
-    argv = host.check_output(f"tr '\\0' ' ' < /proc/{pid}/cmdline")
-    release = argv.split("/venv/bin/", 1)[0]
-    return os.path.basename(release)
+    cwd = host.check_output(f"runuser -u {app['name']} -- readlink /proc/{pid}/cwd")
+    return os.path.basename(cwd)
 
 
 @pytest.fixture(scope="session")

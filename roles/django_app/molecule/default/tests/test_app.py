@@ -8,8 +8,9 @@ testinfra_hosts = ["ansible://all"]
 
 
 def django_admin(host, app, *args):
-    """Run django-admin of the live release as the app user, with the app's environment."""
-    command = shlex.join(["venv/bin/django-admin", *args])
+    """Run django-admin of the live release as the app user, with the app's environment
+    (`python -m django` from the release directory, where the app's code is)."""
+    command = shlex.join(["venv/bin/python", "-m", "django", *args])
     return host.run(
         f"cd {app['current']} && set -a && . {app['env_file']} && set +a && "
         f"runuser -u {app['name']} -- {command}"
