@@ -469,7 +469,10 @@ def main() -> None:
         if os.environ.get("BENCH_KEEP", "") in ("", "0"):
             remove_container(KIT)
     results["runtime_s"] = results.pop("runtime_before_s")
-    out = RESULTS / f"{dt.datetime.fromisoformat(results['date']):%Y-%m-%d}.json"
+    started_at = dt.datetime.fromisoformat(results["date"])
+    out = RESULTS / f"{started_at:%Y-%m-%d}.json"
+    if out.exists():  # another run the same day: keep the earlier one
+        out = RESULTS / f"{started_at:%Y-%m-%dT%H%M}.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     partial.unlink()
     say(f"Wrote {out.relative_to(ROOT)} ({results['runtime_s']} s in all)")

@@ -205,7 +205,10 @@ def chart(data: dict, out: Path) -> None:
 
 
 def main() -> None:
-    source = Path(sys.argv[1]) if len(sys.argv) > 1 else max(RESULTS.glob("*-*-*.json"))
+    if len(sys.argv) > 1:
+        source = Path(sys.argv[1])
+    else:  # the newest run, by the time it started
+        source = max(RESULTS.glob("*-*-*.json"), key=lambda p: json.loads(p.read_text())["date"])
     data = json.loads(source.read_text())
     png = source.with_suffix(".png")
     chart(data, png)
