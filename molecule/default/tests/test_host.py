@@ -97,3 +97,14 @@ def test_gunicorn_sandbox_exposure_is_at_most_2(host, inventory):
     out = host.check_output("systemd-analyze security kitapp.service --no-pager")
     score = float(re.search(r"Overall exposure level for kitapp\.service: ([0-9.]+)", out)[1])
     assert score <= 2.0, out
+
+
+def test_project_level_environment_reaches_the_env_file(host, inventory):
+    if not in_group(inventory, "appservers"):
+        pytest.skip("not an app server")
+    env = host.file("/etc/kitapp/env")
+    assert env.mode == 0o640
+    lines = env.content_string.splitlines()
+    # From the scenario's env-extra.yml.j2, rendered with this host's variables.
+    assert f'KIT_ENV_TEMPLATE_CHECK="kitapp@{inventory["inventory_hostname"]}"' in lines
+    assert 'DJANGO_LOGIN_THROTTLE_RATE="100/min"' in lines
