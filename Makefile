@@ -61,6 +61,9 @@ lint: venv ## Lint: yamllint, ansible-lint (production profile), ruff
 	$(call say,ruff)
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
+	$(call say,No async tasks (with ansible-core 2.19 Mitogen's async jobs never report back))
+	@if grep -rnE '^[[:space:]]*async:' roles playbooks molecule; then \
+	    echo "ERROR: async tasks hang under the kit's Mitogen strategy (see ansible.cfg)"; exit 1; fi
 
 test: bootstrap $(APP_VENV)/.installed ## Run every check: lint, app tests, every Molecule scenario on every distro
 	@DISTROS="$(DISTROS)" .config/scripts/run-tests.sh $(SCENARIOS)
