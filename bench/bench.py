@@ -29,10 +29,12 @@ RESULTS = BENCH / "results"
 IMAGE = f"{os.environ.get('KIT_IMAGE', 'kit-debian')}:{os.environ.get('BENCH_DISTRO', '13')}"
 KIT = os.environ.get("BENCH_NAME", "bench-kit")
 FLOOR = f"{KIT}-floor"
+LINEAR = f"{KIT}-linear"
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 SKIP_FLOOR = os.environ.get("BENCH_SKIP_FLOOR", "") not in ("", "0")
+SKIP_LINEAR = os.environ.get("BENCH_SKIP_LINEAR", "") not in ("", "0")
 APP_ENV_EXTRA = {
     # Load tests log in more than the default 10/min allows; tokens outlive the run.
     "DJANGO_LOGIN_THROTTLE_RATE": "100000/min",
@@ -112,13 +114,13 @@ def published_port(name: str) -> int:
 # --- the kit's playbooks --------------------------------------------------------------------
 
 
-def write_inventory() -> Path:
-    """inventory/demo's group_vars, with this run's container in every group."""
-    inventory = WORK / "inventory"
+def write_inventory(host: str = KIT) -> Path:
+    """inventory/demo's group_vars, with one of this run's containers in every group."""
+    inventory = WORK / f"inventory-{host}"
     shutil.rmtree(inventory, ignore_errors=True)
     inventory.mkdir(parents=True)
     shutil.copytree(ROOT / "inventory" / "demo" / "group_vars", inventory / "group_vars")
-    groups = {g: {"hosts": {KIT: None}} for g in ("dbservers", "appservers", "webservers")}
+    groups = {g: {"hosts": {host: None}} for g in ("dbservers", "appservers", "webservers")}
     (inventory / "hosts.yml").write_text(json.dumps({"all": {"children": groups}}, indent=2))
     extra = {
         "kit_secrets_dir": str(WORK / "secrets"),
@@ -131,8 +133,9 @@ def write_inventory() -> Path:
     return inventory
 
 
-def playbook(name: str, log: str, *extra: str) -> dict:
-    """ansible-playbook with the kit's ansible.cfg; returns wall time, recap and profile."""
+def playbook(name: str, log: str, *extra: str, host: str = KIT, strategy: str = "") -> dict:
+    """ansible-playbook with the kit's ansible.cfg (strategy: another one than ansible.cfg's);
+    returns wall time, recap and profile."""
     env = dict(os.environ)
     env.update(
         ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
@@ -141,7 +144,9 @@ def playbook(name: str, log: str, *extra: str) -> dict:
         PROFILE_TASKS_TASK_OUTPUT_LIMIT="all",  # every task, so by_role adds up to the run
         PATH=f"{ROOT / '.venv' / 'bin'}:{env.get('PATH', '')}",
     )
-    argv = [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(WORK / "inventory")]
+    if strategy:
+        env["ANSIBLE_STRATEGY"] = strategy
+    argv = [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(WORK / f"inventory-{host}")]
     argv += ["-e", f"@{WORK / 'extra-vars.json'}", *extra, str(ROOT / "playbooks" / name)]
     start = time.monotonic()
     run(argv, log=log, env=env, cwd=ROOT)
@@ -150,7 +155,7 @@ def playbook(name: str, log: str, *extra: str) -> dict:
     recap = {}
     for line in text:
         match = RECAP_LINE.match(line)
-        if match and match["host"] == KIT:
+        if match and match["host"] == host:
             recap = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match["counts"])}
     tasks = [
         {"task": m["task"].strip(), "seconds": float(m["seconds"])}
@@ -164,11 +169,23 @@ def playbook(name: str, log: str, *extra: str) -> dict:
     tasks.sort(key=lambda t: t["seconds"], reverse=True)
     return {
         "seconds": round(seconds, 1),
+        "strategy": strategy or configured_strategy(),
         "recap": recap,
         "top_tasks": tasks[:12],
         "by_role": dict(sorted(by_role.items(), key=lambda kv: kv[1], reverse=True)),
         "log": str((LOGS / log).relative_to(ROOT)),
     }
+
+
+def configured_strategy() -> str:
+    """The strategy ansible.cfg gives (Ansible's default, linear, when it names none)."""
+    dump = run(
+        [str(ROOT / ".venv" / "bin" / "ansible-config"), "dump", "--only-changed"],
+        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
+        cwd=ROOT,
+    ).stdout
+    match = re.search(r"^DEFAULT_STRATEGY\(.*?\) = (\S+)", dump, re.M)
+    return match[1] if match else "linear"
 
 
 def app_release(version: int) -> Path:
@@ -228,6 +245,24 @@ def deploy_speed(results: dict) -> int:
 
     results["deploy"] = {"cold": cold, "warm": warm, "redeploy": redeploy}
     return port
+
+
+def linear(results: dict) -> None:
+    """cold and warm again with Ansible's own linear strategy, in another fresh container:
+    what the kit's default strategy (ansible.cfg) saves over it."""
+    if SKIP_LINEAR:
+        results["deploy"]["linear"] = {"skipped": True}
+        return
+    say(f"Cold and warm with Ansible's linear strategy: fresh {LINEAR}")
+    write_inventory(LINEAR)
+    shutil.rmtree(WORK / "build-cache", ignore_errors=True)  # cold builds the release, as above
+    start_container(LINEAR, publish=True)
+    cold = playbook("site.yml", "linear-cold-site.log", host=LINEAR, strategy="linear")
+    cold["serving_https"] = https_ok(published_port(LINEAR))
+    warm = playbook("site.yml", "linear-warm-site.log", host=LINEAR, strategy="linear")
+    remove_container(LINEAR)
+    results["deploy"]["linear"] = {"cold": cold, "warm": warm}
+    print(f"linear: cold {cold['seconds']} s, warm {warm['seconds']} s")
 
 
 def floor(results: dict) -> None:
@@ -392,7 +427,7 @@ def zero_downtime(results: dict, port: int) -> None:
     deploy_cmd = [
         str(ROOT / ".venv" / "bin" / "ansible-playbook"),
         "-i",
-        str(WORK / "inventory"),
+        str(WORK / f"inventory-{KIT}"),
         "-e",
         f"@{WORK / 'extra-vars.json'}",
         "-e",
@@ -462,10 +497,13 @@ def main() -> None:
             zero_downtime(results, port)
         if "floor" not in results["deploy"]:
             floor(results)
+        if "linear" not in results["deploy"]:
+            linear(results)
     finally:
         results["runtime_before_s"] = round(time.monotonic() - started + prior, 1)
         partial.write_text(json.dumps(results, indent=2) + "\n")
         remove_container(FLOOR)
+        remove_container(LINEAR)
         if os.environ.get("BENCH_KEEP", "") in ("", "0"):
             remove_container(KIT)
     results["runtime_s"] = results.pop("runtime_before_s")

@@ -74,6 +74,17 @@ def deploy_table(data: dict) -> list[str]:
         f"| redeploy: deploy.yml, changed release (switched: {d['redeploy']['switched']})"
         f" | {redeploy} | redeploy/cold {r} | ≤ 0.25 | {verdict(r, 0.25, False)} |"
     )
+    lin = d.get("linear", {})
+    if lin.get("skipped"):
+        rows.append("| the same with Ansible's linear strategy | skipped | | | |")
+    elif lin:
+        for step, mine in (("cold", cold), ("warm", warm)):
+            theirs = lin[step]["seconds"]
+            rows.append(
+                f"| {step} with Ansible's own `linear` strategy (changed="
+                f"{lin[step]['recap'].get('changed')}) | {theirs} |"
+                f" {d[step].get('strategy', '?')}/linear {ratio(mine, theirs)} | | |"
+            )
     return rows
 
 
@@ -149,6 +160,8 @@ def markdown(data: dict, png: str) -> str:
         f" Whole run: {data['runtime_s']} s.",
         "",
         "## Deploy speed",
+        "",
+        f"Strategy (ansible.cfg): `{data['deploy']['cold'].get('strategy', 'linear')}`.",
         "",
         *deploy_table(data),
         "",
