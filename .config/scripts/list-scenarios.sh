@@ -7,4 +7,4 @@ for f in roles/*/molecule/*/molecule.yml molecule/*/molecule.yml; do
     [ -f "$f" ] || continue
     scenario_dir="$(dirname "$f")"
     echo "$(dirname "$(dirname "$scenario_dir")"):$(basename "$scenario_dir")"
-done | sed 's#^\.:#.:#'
+done

@@ -5,9 +5,13 @@ import json
 import re
 import subprocess
 from http import HTTPStatus
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
+
+NGINX_DEFAULTS = Path(__file__).resolve().parents[3] / "roles" / "nginx" / "defaults" / "main.yml"
 
 # What users reach: the web servers (in molecule/default one host is all of them).
 testinfra_hosts = ["ansible://webservers"]
@@ -15,6 +19,30 @@ testinfra_hosts = ["ansible://webservers"]
 
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt_payload(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def bearer(access: str) -> dict:
+    return {"Authorization": f"Bearer {access}"}
+
+
+@pytest.fixture(scope="module")
+def admin_credentials(host, secrets_dir):
+    """The superuser that the inventory's django_app_users creates, with this run's password."""
+    app_server = host.ansible.get_variables()["groups"]["appservers"][0]
+    users = host.backend.ansible_runner.get_variables(app_server)["django_app_users"]
+    username = next(user["username"] for user in users if user["superuser"])
+    return {"username": username, "password": (secrets_dir / "admin_password").read_text().strip()}
+
+
+@pytest.fixture(scope="module")
+def nginx_vars(host):
+    """The nginx role's defaults overlaid with the web server's inventory variables."""
+    return {**yaml.safe_load(NGINX_DEFAULTS.read_text()), **host.ansible.get_variables()}
 
 
 def test_health_probe_answers_over_https_with_the_pinned_ca(client):
@@ -69,32 +97,58 @@ def test_created_notes_are_listed(client, auth, unique_title):
     assert {f"{unique_title}-0", f"{unique_title}-1"} <= titles
 
 
-def test_refresh_rotates_and_the_old_refresh_token_is_rejected(client, tokens):
-    first = client.post("/api/token/refresh/", json={"refresh": tokens["refresh"]})
-    assert first.status_code == HTTPStatus.OK
-    assert first.json()["refresh"] != tokens["refresh"]
-    again = client.post("/api/token/refresh/", json={"refresh": tokens["refresh"]})
-    assert again.status_code == HTTPStatus.UNAUTHORIZED
+def test_refresh_rotates_the_pair_and_logout_revokes_the_rotated_refresh_token(
+    client, tokens, demo_credentials
+):
+    # One session, step by step: each step uses the tokens the previous one handed out.
+    me = client.get("/api/me/", headers=bearer(tokens["access"]))
+    assert me.status_code == HTTPStatus.OK, me.text
+    assert me.json()["username"] == demo_credentials["username"]
 
+    refreshed = client.post("/api/token/refresh/", json={"refresh": tokens["refresh"]})
+    assert refreshed.status_code == HTTPStatus.OK, refreshed.text
+    rotated = refreshed.json()
+    assert rotated["refresh"] != tokens["refresh"]
+    assert rotated["access"] != tokens["access"]
 
-def test_logout_blacklists_the_refresh_token(client, tokens):
-    logout = client.post("/api/token/blacklist/", json={"refresh": tokens["refresh"]})
-    assert logout.status_code == HTTPStatus.OK
+    me = client.get("/api/me/", headers=bearer(rotated["access"]))
+    assert me.status_code == HTTPStatus.OK, me.text
+    assert me.json()["username"] == demo_credentials["username"]
+
+    # Rotation blacklisted the first refresh token.
     reuse = client.post("/api/token/refresh/", json={"refresh": tokens["refresh"]})
-    assert reuse.status_code == HTTPStatus.UNAUTHORIZED
+    assert reuse.status_code == HTTPStatus.UNAUTHORIZED, reuse.text
+
+    logout = client.post("/api/token/blacklist/", json={"refresh": rotated["refresh"]})
+    assert logout.status_code == HTTPStatus.OK, logout.text
+    reuse = client.post("/api/token/refresh/", json={"refresh": rotated["refresh"]})
+    assert reuse.status_code == HTTPStatus.UNAUTHORIZED, reuse.text
 
 
-def test_tampered_access_token_is_rejected(client, tokens):
-    header, payload, signature = tokens["access"].split(".")
+def test_access_token_tampered_to_another_user_is_rejected(
+    client, tokens, admin_credentials, demo_credentials
+):
+    admin_login = client.post("/api/token/", json=admin_credentials)
+    assert admin_login.status_code == HTTPStatus.OK, admin_login.text
+    admin = client.get("/api/me/", headers=bearer(admin_login.json()["access"]))
+    assert admin.status_code == HTTPStatus.OK, admin.text
+    admin = admin.json()
+    assert admin["username"] == admin_credentials["username"]
+
+    header, _, signature = tokens["access"].split(".")
+    claims = jwt_payload(tokens["access"])
+    assert str(claims["user_id"]) != str(admin["id"]), "the demo user is the admin user"
+    # The demo user's token, claiming to be the admin, with the demo user's signature
+    # (the claim keeps its type: simplejwt writes the id as a string or an integer).
     forged = b64url(
-        json.dumps(
-            {**json.loads(base64.urlsafe_b64decode(payload + "==")), "user_id": "1"}
-        ).encode()
+        json.dumps({**claims, "user_id": type(claims["user_id"])(admin["id"])}).encode()
     )
-    response = client.get(
-        "/api/me/", headers={"Authorization": f"Bearer {header}.{forged}.{signature}"}
-    )
-    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    response = client.get("/api/me/", headers=bearer(f"{header}.{forged}.{signature}"))
+    assert response.status_code == HTTPStatus.UNAUTHORIZED, response.text
+    # The untampered token still works: the signature, not the token, was refused.
+    genuine = client.get("/api/me/", headers=bearer(tokens["access"]))
+    assert genuine.status_code == HTTPStatus.OK, genuine.text
+    assert genuine.json()["username"] == demo_credentials["username"]
 
 
 def test_token_with_alg_none_is_rejected(client, tokens):
@@ -134,14 +188,33 @@ def test_admin_login_page_renders_with_immutable_css(client):
     assert css.headers["content-type"].startswith("text/css")
 
 
+def expected_security_headers(nginx_vars):
+    """What the nginx role's site-headers.conf.j2 sends, with the web server's variables."""
+    hsts = f"max-age={nginx_vars['nginx_hsts_max_age']}"
+    if nginx_vars["nginx_hsts_include_subdomains"]:
+        hsts += "; includeSubDomains"
+    return {
+        "strict-transport-security": hsts,
+        "x-content-type-options": "nosniff",
+        "x-frame-options": "DENY",
+        # Django sends its own (SECURE_REFERRER_POLICY); nginx hides it and sends this one.
+        "referrer-policy": nginx_vars["nginx_referrer_policy"],
+        "content-security-policy": "frame-ancestors 'none'",
+    }
+
+
+# An answer of the app, and an error nginx passes on (add_header ... always).
+@pytest.mark.parametrize("path", ["/healthz", "/api/me/"])
 @pytest.mark.parametrize(
-    ("header", "expected"),
+    "header",
     [
-        ("strict-transport-security", "max-age="),
-        ("x-content-type-options", "nosniff"),
-        ("referrer-policy", ""),
+        "strict-transport-security",
+        "x-content-type-options",
+        "x-frame-options",
+        "referrer-policy",
+        "content-security-policy",
     ],
 )
-def test_security_header_is_sent(client, header, expected):
-    response = client.get("/healthz")
-    assert expected in response.headers.get(header, "MISSING")
+def test_security_header_is_sent_once_with_the_configured_value(client, nginx_vars, path, header):
+    response = client.get(path)
+    assert response.headers.get_list(header) == [expected_security_headers(nginx_vars)[header]]

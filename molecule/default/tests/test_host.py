@@ -2,22 +2,66 @@
 
 import json
 import re
+from pathlib import Path
 
 import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]  # molecule/split/tests links here too
 
 testinfra_hosts = ["ansible://all"]
 
+# The units that must be enabled and active: the common role's on every host (while
+# common_unattended_upgrades_enabled, its default), the others on their group's hosts. Names in
+# braces are the host's variables (unit_variables). test_reboot.py checks them after a reboot.
+COMMON_UNITS = ["apt-daily.timer", "apt-daily-upgrade.timer", "unattended-upgrades.service"]
 UNITS = {
-    "dbservers": ["postgresql.service", "postgresql-backup.timer"],
+    "dbservers": [
+        # The cluster itself: postgresql.service only wraps the clusters and stays active
+        # when one of them is down.
+        "postgresql@{postgresql_version}-{postgresql_cluster_name}.service",
+        "postgresql.service",
+        "postgresql-backup.timer",
+    ],
     "appservers": ["kitapp.socket", "kitapp.service"],
     "webservers": ["nginx.service"],
 }
+ALL_UNITS = [*COMMON_UNITS, *(unit for units in UNITS.values() for unit in units)]
 LOOPBACK = {"127.0.0.1", "[::1]"}
 
 
 @pytest.fixture(scope="module")
 def inventory(host):
     return host.ansible.get_variables()
+
+
+def unit_variables(host):
+    """The host's inventory variables over the defaults of the roles that install the units.
+
+    PostgreSQL's major version, unless the inventory sets one, is the distribution's, from the
+    postgresql role's vars/<Distribution>_<major>.yml (as its set_vars.yml picks it).
+    """
+    variables = {}
+    for role in ("common", "postgresql"):
+        variables |= yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())
+    variables |= host.ansible.get_variables()
+    if "postgresql_version" not in variables:
+        info = host.system_info
+        name = f"{info.distribution.capitalize()}_{info.release.split('.')[0]}.yml"
+        distro = yaml.safe_load((ROOT / "roles" / "postgresql" / "vars" / name).read_text())
+        variables["postgresql_version"] = distro["__postgresql_version_default"]
+    return variables
+
+
+def units_wanted(variables):
+    """The entries of COMMON_UNITS and UNITS (unresolved) that a host with these variables runs."""
+    common = COMMON_UNITS if variables["common_unattended_upgrades_enabled"] else []
+    groups = variables["group_names"]
+    return [*common, *(unit for group in groups for unit in UNITS.get(group, []))]
+
+
+def journal(host, unit):
+    return host.run(f"journalctl -u {unit} -n 50 --no-pager").stdout
 
 
 def in_group(inventory, group):
@@ -36,17 +80,21 @@ def listeners(host, port):
     return {line.split()[3].rsplit(":", 1)[0] for line in lines}
 
 
-@pytest.mark.parametrize("unit", [unit for units in UNITS.values() for unit in units])
-def test_unit_is_enabled_and_active_on_its_hosts(host, inventory, unit):
-    wanted = any(unit in UNITS[group] for group in inventory["group_names"] if group in UNITS)
-    service = host.service(unit)
-    if not wanted:
+@pytest.fixture(scope="module")
+def variables(host):
+    return unit_variables(host)
+
+
+@pytest.mark.parametrize("unit", ALL_UNITS)
+def test_unit_is_enabled_and_active_on_its_hosts(host, variables, unit):
+    name = unit.format(**variables)
+    service = host.service(name)
+    if unit not in units_wanted(variables):
         # A tier on hosts of its own: the others do not run it at all.
         assert not service.is_running
         return
-    journal = host.run(f"journalctl -u {unit} -n 50 --no-pager").stdout
-    assert service.is_enabled, journal
-    assert service.is_running, journal
+    assert service.is_enabled, journal(host, name)
+    assert service.is_running, journal(host, name)
 
 
 def test_no_unit_failed(host):
