@@ -29,4 +29,22 @@ else:
         name for name in ansible_mitogen.strategy.REDIRECTED_CONNECTION_PLUGINS if name != "local"
     )
 
+    # With ansible-core 2.19, Mitogen reads connection options (ansible_host, ansible_user,
+    # ...) as the inventory wrote them: `ansible_host: "{{ ... }}"` reached the connection
+    # unrendered. Render them with the task's templar, as Ansible's own connections see them.
+    import ansible_mitogen.transport_config
+
+    _connection_option = ansible_mitogen.transport_config.PlayContextSpec._connection_option
+
+    def _templated_connection_option(self, name, fallback_attr=None):
+        value = _connection_option(self, name, fallback_attr)
+        templar = getattr(self._connection, "templar", None)
+        if templar is not None and isinstance(value, str) and templar.is_template(value):
+            value = templar.template(value)
+        return value
+
+    ansible_mitogen.transport_config.PlayContextSpec._connection_option = (
+        _templated_connection_option
+    )
+
 __all__ = ["StrategyModule"]
