@@ -82,7 +82,9 @@ scenario: bootstrap ## Run one scenario: make scenario S=roles/common:default [D
 bench: bootstrap ## Benchmarks: deploy speed, serving (nginx vs Gunicorn vs runserver), zero-downtime -> bench/results/
 	@bench/run.sh
 
-demo: bootstrap ## Build the demo server in a local container and deploy the kit on it
+demo: apt docker venv ## Build the demo server in a local container and deploy the kit on it
+	$(call say,Checking the demo's base image (Debian $${KIT_DEMO_DISTRO:-13}))
+	@.config/scripts/ensure-images.sh $${KIT_DEMO_DISTRO:-13}
 	@.config/scripts/demo.sh up
 
 demo-down: ## Remove the demo container (PURGE=1 also removes .demo/)

@@ -4,6 +4,10 @@
 #
 #   demo.sh up            create/start kit-demo and converge it (again: no change)
 #   demo.sh down [--purge] remove the container (--purge: and .demo/)
+#
+# KIT_DEMO_NAME, KIT_DEMO_HTTPS_PORT, KIT_DEMO_HTTP_PORT and KIT_DEMO_STATE_DIR give a
+# second demo beside the first (inventory/demo reads the same variables); `make test`
+# checks the demo that way (.config/scripts/demo-check.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -11,7 +15,12 @@ NAME="${KIT_DEMO_NAME:-kit-demo}"
 IMAGE="${KIT_IMAGE:-kit-debian}:${KIT_DEMO_DISTRO:-13}"
 HTTPS_PORT="${KIT_DEMO_HTTPS_PORT:-8443}"
 HTTP_PORT="${KIT_DEMO_HTTP_PORT:-8080}"
-STATE_DIR=.demo
+STATE_DIR="${KIT_DEMO_STATE_DIR:-.demo}"
+# What inventory/demo reads: the container's name, the HTTPS port (CSRF origin), where the
+# secrets and the CA go (an absolute path: the playbooks resolve paths from their own folder).
+export KIT_DEMO_NAME="$NAME" KIT_DEMO_HTTPS_PORT="$HTTPS_PORT"
+KIT_DEMO_STATE_DIR="$(realpath -m "$STATE_DIR")"
+export KIT_DEMO_STATE_DIR
 
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
