@@ -17,8 +17,13 @@ SCENARIOS    ?= $(shell .config/scripts/list-scenarios.sh)
 
 say = @printf '\n\033[1m==> %s\033[0m\n' "$(1)"
 # pip, quietly; some machines' pip.conf names local indexes that do not exist, which only adds noise.
-pip_install = $(1)/bin/pip install --quiet --disable-pip-version-check $(2) 2>&1 \
-	| { grep -v 'is ignored: it is neither a file nor a directory' || true; }
+# A lock lists every package: --no-deps keeps pip from resolving again (pip 23 looks up a
+# dependency asked for with extras, such as pytest-cov's coverage[toml], on the index instead
+# of taking the locked pin, and fails once a newer release is out); `pip check` then proves
+# the set complete.
+pip_install = $(1)/bin/pip install --quiet --disable-pip-version-check --no-deps $(2) 2>&1 \
+	| { grep -v 'is ignored: it is neither a file nor a directory' || true; } \
+	&& $(1)/bin/pip check --disable-pip-version-check >/dev/null
 
 .PHONY: help bootstrap apt docker venv images lint test test-app scenario bench \
         demo demo-down clean clean-images lock

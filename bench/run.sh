@@ -25,7 +25,7 @@ if [ ! -f "$VENV/.installed" ] || [ bench/requirements.txt -nt "$VENV/.installed
     say "Creating $VENV from bench/requirements.txt"
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-        --require-hashes -r bench/requirements.txt 2>&1 \
+        --require-hashes --no-deps -r bench/requirements.txt 2>&1 \
         | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
     touch "$VENV/.installed"
 fi
