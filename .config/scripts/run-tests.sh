@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Run every check of the kit and print one summary line at the end:
-#   lint and the sample app's tests, then each Molecule scenario on each distro and
-#   the check of `make demo` (demo-check.sh), JOBS of them at a time (default 2;
-#   scenarios wait mostly on package downloads).
+#   lint and the sample app's tests, then each Molecule scenario on each distro, the
+#   check of `make demo` (demo-check.sh) and of site.yml over SSH (ssh-check.sh), JOBS of
+#   them at a time (default 2; scenarios wait mostly on package downloads).
 # A failing step does not stop the others; the exit status is non-zero when any failed.
 # Each scenario's full output is kept in .cache/test-logs/; a passing one prints its
 # last lines, a failing one prints everything.
@@ -46,10 +46,10 @@ molecule_test() { # dir scenario distro
     local dir="$1" scenario="$2" distro="$3" instance
     # The Docker engine may have died during a long run: bring it back first.
     .config/scripts/ensure-docker.sh >/dev/null || return 1
-    if [ "$dir" = "@demo" ]; then
-        KIT_DEMO_DISTRO="$distro" .config/scripts/demo-check.sh
-        return
-    fi
+    case "$dir" in
+        @demo) KIT_DEMO_DISTRO="$distro" .config/scripts/demo-check.sh; return ;;
+        @ssh) KIT_SSH_CHECK_DISTRO="$distro" .config/scripts/ssh-check.sh; return ;;
+    esac
     instance="$(basename "$(cd "$dir" && pwd)")-${scenario}"
     instance="${instance//_/-}"
     # One ephemeral directory per run, so that one scenario can run on two distros at once.
@@ -75,11 +75,13 @@ for item in "$@"; do
         esac
     done
 done
-# `make demo` as a user runs it, after the full-stack scenarios (Debian 13, the demo's).
+# `make demo` as a user runs it (Debian 13, the demo's) and site.yml over SSH as on a real
+# server, after the full-stack scenarios; KIT_TEST_DEMO=0 leaves both out.
 if [ "${KIT_TEST_DEMO:-1}" = 1 ] && [[ " $DISTROS " == *" 13 "* ]]; then
     top=0
     for entry in "${queue[@]}"; do [[ "$entry" == "molecule .:"* ]] && top=$((top + 1)); done
-    queue=("${queue[@]:0:top}" "make demo (Debian 13)|@demo|demo|13" "${queue[@]:top}")
+    queue=("${queue[@]:0:top}" "make demo (Debian 13)|@demo|demo|13"
+        "site.yml over SSH (Debian 13)|@ssh|ssh|13" "${queue[@]:top}")
 fi
 
 step "lint" make --no-print-directory lint

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# `make test`'s check of the real-server path: playbooks/site.yml over SSH, as
+# "Deploying to a real server" in the README runs it, with the kit's ansible.cfg (Mitogen).
+# The server is a systemd container of this run (kit-ssh-check) with sshd, a sudo-capable
+# login `admin` and a key made here; the host key is pinned (read from the container), and
+# ansible_host is a template, as inventories often write it. Then:
+#   - site.yml converges it; again, changed=0; --check, changed=0; Mitogen ran (no fallback);
+#   - HTTPS on the container's address answers /healthz with the kit's CA pinned.
+# Only this run's container is contacted.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+NAME="${KIT_SSH_CHECK_NAME:-kit-ssh-check}"
+IMAGE="${KIT_IMAGE:-kit-debian}:${KIT_SSH_CHECK_DISTRO:-13}"
+work="$(realpath -m .cache/ssh-check)"
+
+fail() { echo "FAILED: $*" >&2; exit 1; }
+say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+cleanup() { docker rm --force "$NAME" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+cleanup
+rm -rf "$work"
+mkdir -p "$work"
+chmod 0700 "$work"
+
+say "A server: ${NAME} from ${IMAGE}, sshd and a sudo-capable login"
+docker run --detach --name "$NAME" --hostname "$NAME" \
+    --cap-add SYS_ADMIN --security-opt seccomp=unconfined --cgroupns host \
+    --volume /sys/fs/cgroup:/sys/fs/cgroup:rw \
+    --tmpfs /run:rw,exec --tmpfs /run/lock:rw --tmpfs /tmp:rw,exec \
+    --stop-signal SIGRTMIN+3 "$IMAGE" /lib/systemd/systemd >/dev/null
+for _ in $(seq 1 60); do
+    state="$(docker exec "$NAME" systemctl is-system-running 2>/dev/null || true)"
+    [[ "$state" == running || "$state" == degraded ]] && break
+    sleep 1
+done
+ssh-keygen -q -t ed25519 -N '' -C kit-ssh-check -f "$work/id_ed25519"
+docker exec -i "$NAME" bash -euc '
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends openssh-server >/dev/null
+    useradd --create-home --shell /bin/bash admin
+    echo "admin ALL=(ALL) NOPASSWD: ALL" >/etc/sudoers.d/admin && chmod 0440 /etc/sudoers.d/admin
+    install -d -m 0700 -o admin -g admin /home/admin/.ssh
+    install -m 0600 -o admin -g admin /dev/stdin /home/admin/.ssh/authorized_keys
+    systemctl enable --now ssh >/dev/null 2>&1' <"$work/id_ed25519.pub"
+address="$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$NAME")"
+[ -n "$address" ] || fail "no address for ${NAME}"
+# The host key, read through Docker (a channel that is not the one being checked).
+docker exec "$NAME" cat /etc/ssh/ssh_host_ed25519_key.pub | awk -v a="$address" '{print a, $1, $2}' \
+    >"$work/known_hosts"
+
+say "An inventory like inventory/example's: the server in every group, over SSH"
+mkdir -p "$work/inventory"
+cp -r inventory/demo/group_vars "$work/inventory/group_vars"
+cat >"$work/inventory/hosts.yml" <<EOT
+all:
+  children:
+    dbservers:
+      hosts: {api: null}
+    appservers:
+      hosts: {api: null}
+    webservers:
+      hosts: {api: null}
+  hosts:
+    api:
+      ansible_connection: ssh
+      ansible_host: "{{ '${address}' | trim }}"
+      ansible_user: admin
+      ansible_become: true
+      ansible_ssh_private_key_file: ${work}/id_ed25519
+      ansible_ssh_common_args: -o UserKnownHostsFile=${work}/known_hosts -o StrictHostKeyChecking=yes
+EOT
+export KIT_DEMO_STATE_DIR="$work/state"
+
+converge() { # log, extra args...
+    local log="$1"
+    shift
+    ansible-playbook -i "$work/inventory" playbooks/site.yml "$@" 2>&1 | tee "$work/$log"
+    ! grep -q 'Mitogen is not usable' "$work/$log" || fail "the run fell back to Ansible's linear strategy"
+}
+no_change() { # log
+    local recap
+    recap="$(grep -E '^[^ ]+ +: ok=[0-9]+ +changed=[0-9]+' "$work/$1")" || fail "no PLAY RECAP in $1"
+    ! grep -Eq 'changed=[1-9]|failed=[1-9]|unreachable=[1-9]' <<<"$recap" || fail "$1: $recap"
+    echo "$1: $recap"
+}
+
+say "site.yml over SSH"
+converge cold.log
+say "site.yml again: no change"
+converge warm.log
+no_change warm.log
+say "site.yml --check: no change"
+converge check.log --check
+no_change check.log
+
+say "HTTPS on ${address} with the kit's CA pinned"
+health="$(curl -sS --cacert "$KIT_DEMO_STATE_DIR/ca.crt" --resolve "localhost:443:${address}" https://localhost/healthz)"
+[[ "$health" == *'"ok"'* ]] || fail "/healthz answered: $health"
+echo "healthz: $health"
+echo "ssh check passed"
