@@ -25,7 +25,7 @@ pip_install = $(1)/bin/pip install --quiet --disable-pip-version-check --no-deps
 	| { grep -v 'is ignored: it is neither a file nor a directory' || true; } \
 	&& $(1)/bin/pip check --disable-pip-version-check >/dev/null
 
-.PHONY: help bootstrap apt docker venv images lint test test-app scenario bench \
+.PHONY: help bootstrap apt docker venv images lint test test-app test-tools scenario bench \
         demo demo-down clean clean-images lock
 
 help: ## List the targets
@@ -76,6 +76,10 @@ test: bootstrap $(APP_VENV)/.installed ## Run every check: lint, app tests, ever
 test-app: $(APP_VENV)/.installed ## Run sample_app's tests (pytest-django, coverage >= 90%; DATABASE_URL=postgres://... for PostgreSQL)
 	$(call say,sample_app tests)
 	@cd sample_app && ../$(APP_VENV)/bin/pytest
+
+test-tools: venv ## Run the tests of the roles' controller-side tools (roles/*/tests: concurrent release builds, ...)
+	$(call say,Controller tool tests)
+	@$(BIN)/pytest -p no:cacheprovider -q roles/*/tests
 
 scenario: bootstrap ## Run one scenario: make scenario S=roles/common:default [D=12] [CMD=converge] [KIT_INSTANCE=name]
 	@test -n "$(S)" || { echo "usage: make scenario S=roles/common:default [D=12] [CMD=test|converge|verify|login|destroy]"; exit 2; }

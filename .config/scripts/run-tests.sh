@@ -85,6 +85,9 @@ if [ "${KIT_TEST_DEMO:-1}" = 1 ] && [[ " $DISTROS " == *" 13 "* ]]; then
 fi
 
 step "lint" make --no-print-directory lint
+if compgen -G "roles/*/tests/test_*.py" >/dev/null; then
+    step "controller tool tests" make --no-print-directory test-tools
+fi
 if [ -f sample_app/pyproject.toml ]; then
     step "sample_app tests" make --no-print-directory test-app
 fi

@@ -1,0 +1,191 @@
+"""build_release.py on the controller: concurrent builds, killed builds, leftovers.
+
+The project built here has an in-tree PEP 517 backend (no network, no setuptools) that can
+be held at a gate: every build waits in build_wheel until the test opens the gate, so that
+several builds reach the publish step together, or a build can be killed half-way.
+
+    pytest roles/django_app/tests      (make test-tools)
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "files" / "build_release.py"
+
+BACKEND = '''\
+"""A minimal PEP 517 backend: a wheel of the package `tiny`, held at a gate for the tests."""
+import base64, hashlib, os, time, zipfile
+
+NAME, VERSION = "tiny", "1.0"
+
+
+def _gate():
+    started = os.environ.get("TINY_STARTED_DIR")
+    if started:
+        open(os.path.join(started, str(os.getpid())), "w").close()
+    gate = os.environ.get("TINY_GATE")
+    end = time.monotonic() + 120
+    while gate and not os.path.exists(gate) and time.monotonic() < end:
+        time.sleep(0.02)
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    _gate()
+    dist_info = f"{NAME}-{VERSION}.dist-info"
+    here = os.path.dirname(__file__)
+    files = {
+        "tiny/__init__.py": open(os.path.join(here, "tiny", "__init__.py"), "rb").read(),
+        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\\nName: {NAME}\\nVersion: {VERSION}\\n"
+        .encode(),
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\\nGenerator: tiny\\nRoot-Is-Purelib: true\\n"
+        b"Tag: py3-none-any\\n",
+    }
+    record = []
+    name = f"{NAME}-{VERSION}-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as whl:
+        for path, data in files.items():
+            whl.writestr(path, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append(f"{path},sha256={digest},{len(data)}")
+        record.append(f"{dist_info}/RECORD,,")
+        whl.writestr(f"{dist_info}/RECORD", "\\n".join(record) + "\\n")
+    return name
+'''
+
+
+@pytest.fixture
+def project(tmp_path):
+    src = tmp_path / "src"
+    (src / "tiny").mkdir(parents=True)
+    (src / "tiny" / "__init__.py").write_text('VERSION = "1.0"\n')
+    (src / "tiny_backend.py").write_text(BACKEND)
+    (src / "pyproject.toml").write_text(
+        '[build-system]\nrequires = []\nbuild-backend = "tiny_backend"\nbackend-path = ["."]\n\n'
+        '[project]\nname = "tiny"\nversion = "1.0"\n'
+    )
+    (src / "requirements.lock").write_text("# nothing to install\n")
+    return src
+
+
+@pytest.fixture
+def gate(tmp_path):
+    started = tmp_path / "started"
+    started.mkdir()
+    return {"gate": tmp_path / "gate", "started": started}
+
+
+def command(project, cache):
+    return [
+        sys.executable,
+        str(SCRIPT),
+        "--source",
+        str(project),
+        "--cache",
+        str(cache),
+        "--requirements",
+        "requirements.lock",
+        "--hash-path",
+        "pyproject.toml",
+        "--hash-path",
+        "tiny",
+    ]
+
+
+def start(project, cache, gate):
+    env = {**os.environ, "TINY_GATE": str(gate["gate"]), "TINY_STARTED_DIR": str(gate["started"])}
+    return subprocess.Popen(
+        command(project, cache),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def wait_until(condition, timeout=60.0, what="condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def build_once(project, cache):
+    result = subprocess.run(command(project, cache), capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def leftovers(cache):
+    """Work directories of builds (the cache's .lock file stays, it is tiny)."""
+    return sorted(p.name for p in cache.glob(".build-*"))
+
+
+def test_concurrent_builds_on_an_empty_cache_all_succeed_with_one_release(project, gate, tmp_path):
+    cache = tmp_path / "cache"
+    builds = [start(project, cache, gate) for _ in range(4)]
+    # Every build is inside its wheel build before any may finish: they publish together.
+    wait_until(lambda: len(list(gate["started"].iterdir())) == len(builds), what="4 builds")
+    gate["gate"].touch()
+    outputs = [build.communicate(timeout=120) for build in builds]
+    for build, (_out, err) in zip(builds, outputs, strict=True):
+        assert build.returncode == 0, err
+    results = [json.loads(out) for out, _ in outputs]
+    assert len({r["release_id"] for r in results}) == 1
+    assert len({r["wheel"] for r in results}) == 1
+    release = Path(results[0]["dir"])
+    assert [p.name for p in release.glob("*.whl")] == ["tiny-1.0-py3-none-any.whl"]
+    assert sorted(p.name for p in cache.iterdir() if not p.name.startswith(".")) == [release.name]
+    assert leftovers(cache) == []
+
+
+def test_a_build_killed_half_way_leaves_no_release_and_the_next_one_rebuilds(
+    project, gate, tmp_path
+):
+    cache = tmp_path / "cache"
+    build = start(project, cache, gate)
+    wait_until(lambda: any(gate["started"].iterdir()), what="the build to start")
+    os.killpg(build.pid, signal.SIGKILL)
+    build.wait(timeout=30)
+    assert [p for p in cache.iterdir() if not p.name.startswith(".")] == []
+
+    gate["gate"].touch()
+    result = build_once(project, cache)
+    assert result["built"] is True
+    assert Path(result["wheel"]).is_file()
+    assert leftovers(cache) == [], "the killed build's temporary directory was not cleaned up"
+
+
+def test_an_incomplete_release_directory_is_rebuilt_not_used(project, gate, tmp_path):
+    cache = tmp_path / "cache"
+    gate["gate"].touch()
+    first = build_once(project, cache)
+    # What an older or interrupted copy could leave: the directory without its wheel.
+    Path(first["wheel"]).unlink()
+    second = build_once(project, cache)
+    assert second["built"] is True
+    assert second["release_id"] == first["release_id"]
+    assert Path(second["wheel"]).is_file()
+
+
+def test_a_complete_release_is_reused(project, gate, tmp_path):
+    cache = tmp_path / "cache"
+    gate["gate"].touch()
+    first = build_once(project, cache)
+    again = build_once(project, cache)
+    assert first["built"] is True
+    assert again["built"] is False
+    assert again["wheel"] == first["wheel"]
