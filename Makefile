@@ -25,13 +25,13 @@ pip_install = $(1)/bin/pip install --quiet --disable-pip-version-check --no-deps
 	| { grep -v 'is ignored: it is neither a file nor a directory' || true; } \
 	&& $(1)/bin/pip check --disable-pip-version-check >/dev/null
 
-.PHONY: help bootstrap apt docker venv images lint test test-app test-tools scenario bench \
+.PHONY: help bootstrap apt docker apt-cache venv images lint test test-app test-tools scenario bench \
         demo demo-down clean clean-images lock
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-bootstrap: apt docker venv images ## Install everything the tests and the demo need (idempotent)
+bootstrap: apt docker apt-cache venv images ## Install everything the tests and the demo need (idempotent)
 
 apt: ## Install the Debian packages the tool chain needs, when missing
 	$(call say,Checking Debian packages)
@@ -40,6 +40,10 @@ apt: ## Install the Debian packages the tool chain needs, when missing
 docker: ## Start the Docker engine when it does not answer
 	$(call say,Checking the Docker engine)
 	@.config/scripts/ensure-docker.sh
+
+apt-cache: ## Start the package caches the test containers share (apt-cacher-ng; pip's cache in /var/cache/kit/pip)
+	$(call say,Checking the package cache)
+	@.config/scripts/ensure-apt-cache.sh
 
 venv: $(VENV)/.installed ## Create .venv (Ansible, Molecule, linters) from requirements/dev.txt
 $(VENV)/.installed: requirements/dev.txt
@@ -91,7 +95,7 @@ scenario: bootstrap ## Run one scenario: make scenario S=roles/common:default [D
 bench: bootstrap ## Benchmarks: deploy speed, serving (nginx vs Gunicorn vs runserver), zero-downtime -> bench/results/
 	@bench/run.sh
 
-demo: apt docker venv ## Build the demo server in a local container and deploy the kit on it
+demo: apt docker apt-cache venv ## Build the demo server in a local container and deploy the kit on it
 	$(call say,Checking the demo's base image (Debian $${KIT_DEMO_DISTRO:-13}))
 	@.config/scripts/ensure-images.sh $${KIT_DEMO_DISTRO:-13}
 	@.config/scripts/demo.sh up

@@ -83,6 +83,10 @@ def start_container(name: str, publish: bool) -> float:
     argv = ["docker", "run", "--detach", "--name", name, "--hostname", name]
     argv += ["--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined", "--cgroupns", "host"]
     argv += ["--volume", "/sys/fs/cgroup:/sys/fs/cgroup:rw"]
+    # The package caches make bootstrap starts, as every test container has them.
+    pip_cache = os.environ.get("KIT_PIP_CACHE", "/var/cache/kit/pip")
+    argv += ["--add-host", "kit-apt-cache:host-gateway"]
+    argv += ["--volume", f"{pip_cache}:/root/.cache/pip"]
     argv += ["--tmpfs", "/run:rw,exec", "--tmpfs", "/run/lock:rw", "--tmpfs", "/tmp:rw,exec"]  # noqa: S108
     argv += ["--stop-signal", "SIGRTMIN+3", "--label", "kit-bench=1"]
     if publish:

@@ -6,7 +6,9 @@
 #   build.sh SUITE TAG
 #
 # The image is what a freshly installed minimal Debian server has: systemd as
-# init, python3 (for Ansible), sudo, ca-certificates, iproute2 and procps.
+# init, python3 (for Ansible), sudo, ca-certificates, iproute2 and procps; and one
+# apt setting of a test bed: packages come through the controller's package cache
+# (kit-apt-cache) when it answers, directly from the archive when not.
 set -euo pipefail
 
 SUITE="$1"
@@ -19,7 +21,12 @@ PACKAGES=systemd,systemd-sysv,python3,sudo,ca-certificates,iproute2,procps
 ROOT="$(mktemp -d "${TMPDIR:-/tmp}/kit-rootfs-${SUITE}.XXXXXX")"
 trap 'rm -rf "$ROOT"' EXIT
 
-echo "==> debootstrap ${SUITE} from ${MIRROR} (log: ${ROOT}.log)"
+# Through the package cache when it answers (make bootstrap starts it; debootstrap's wget
+# honours http_proxy).
+if curl --silent --max-time 2 --output /dev/null http://127.0.0.1:3142/acng-report.html; then
+    export http_proxy=http://127.0.0.1:3142
+fi
+echo "==> debootstrap ${SUITE} from ${MIRROR}${http_proxy:+ through ${http_proxy}} (log: ${ROOT}.log)"
 if ! debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$ROOT" "$MIRROR" >"${ROOT}.log" 2>&1; then
     tail -n 30 "${ROOT}.log" >&2
     echo "ERROR: debootstrap of ${SUITE} failed; full log in ${ROOT}.log" >&2
@@ -43,6 +50,14 @@ if ! out="$(chroot "$ROOT" update-ca-certificates 2>&1)"; then
     echo "ERROR: update-ca-certificates failed in the ${SUITE} root file system" >&2
     exit 1
 fi
+
+# apt asks the controller's package cache when there is one (make bootstrap starts it, the
+# kit's containers reach it as kit-apt-cache), and the archive itself when not.
+install -D -m 0755 "$(dirname "$0")/apt-proxy-detect" "$ROOT/usr/local/lib/kit/apt-proxy-detect"
+cat >"$ROOT/etc/apt/apt.conf.d/30kit-apt-cache" <<'APT'
+// The kit's test images: packages through the controller's apt-cacher-ng when it answers.
+Acquire::http::Proxy-Auto-Detect "/usr/local/lib/kit/apt-proxy-detect";
+APT
 
 # A container gets its identity at first boot, like a cloned VM.
 : >"$ROOT/etc/machine-id"

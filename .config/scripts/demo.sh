@@ -32,6 +32,7 @@ up() {
         docker run --detach --name "$NAME" --hostname "$NAME" \
             --cap-add SYS_ADMIN --security-opt seccomp=unconfined --cgroupns host \
             --volume /sys/fs/cgroup:/sys/fs/cgroup:rw \
+            --add-host kit-apt-cache:host-gateway --volume "${KIT_PIP_CACHE:-/var/cache/kit/pip}:/root/.cache/pip" \
             --tmpfs /run:rw,exec --tmpfs /run/lock:rw --tmpfs /tmp:rw,exec \
             --stop-signal SIGRTMIN+3 \
             --publish "127.0.0.1:${HTTPS_PORT}:443" --publish "127.0.0.1:${HTTP_PORT}:80" \

@@ -23,7 +23,7 @@ suite_of() {
 recipe_hash() {
     {
         echo "suite=$1"
-        cat "$HERE/images/build.sh"
+        cat "$HERE/images/build.sh" "$HERE/images/apt-proxy-detect"
         cat "$EXTRA_CA_DIR"/*.crt 2>/dev/null || true
     } | sha256sum | cut -c1-12
 }

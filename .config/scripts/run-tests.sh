@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every check of the kit and print one summary line at the end:
-#   lint and the sample app's tests, then each Molecule scenario on each distro, the
+#   lint, the package cache (apt-cache-check.sh), the roles' controller-side tools and the
+#   sample app's tests, then each Molecule scenario on each distro, the
 #   check of `make demo` (demo-check.sh) and of site.yml over SSH (ssh-check.sh), JOBS of
 #   them at a time (default 2; scenarios wait mostly on package downloads).
 # A failing step does not stop the others; the exit status is non-zero when any failed.
@@ -20,7 +21,14 @@ passed=()
 failed=()
 started=$SECONDS
 
-mkdir -p "$LOGS"
+# Nothing from an earlier run or from the user's ~/.cache: controller-side caches (the
+# django_app build cache, pip's, Molecule's and Ansible's helpers') start empty in the
+# clone's own .cache/xdg. The caches of the test hosts' packages (apt-cacher-ng,
+# /var/cache/kit/pip) persist: they only save downloads, every package is still checked
+# against the archive's signature or the lock's hash.
+export XDG_CACHE_HOME="$PWD/.cache/xdg"
+rm -rf "$XDG_CACHE_HOME"
+mkdir -p "$LOGS" "$XDG_CACHE_HOME"
 rm -f "$LOGS"/*.log "$LOGS"/*.rc
 
 bold() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
@@ -46,6 +54,7 @@ molecule_test() { # dir scenario distro
     local dir="$1" scenario="$2" distro="$3" instance
     # The Docker engine may have died during a long run: bring it back first.
     .config/scripts/ensure-docker.sh >/dev/null || return 1
+    .config/scripts/ensure-apt-cache.sh >/dev/null || true  # containers go direct without it
     case "$dir" in
         @demo) KIT_DEMO_DISTRO="$distro" .config/scripts/demo-check.sh; return ;;
         @ssh) KIT_SSH_CHECK_DISTRO="$distro" .config/scripts/ssh-check.sh; return ;;
@@ -85,6 +94,9 @@ if [ "${KIT_TEST_DEMO:-1}" = 1 ] && [[ " $DISTROS " == *" 13 "* ]]; then
 fi
 
 step "lint" make --no-print-directory lint
+for distro in $DISTROS; do
+    step "package cache (Debian ${distro})" .config/scripts/apt-cache-check.sh "$distro"
+done
 if compgen -G "roles/*/tests/test_*.py" >/dev/null; then
     step "controller tool tests" make --no-print-directory test-tools
 fi

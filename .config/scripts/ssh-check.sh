@@ -27,6 +27,7 @@ say "A server: ${NAME} from ${IMAGE}, sshd and a sudo-capable login"
 docker run --detach --name "$NAME" --hostname "$NAME" \
     --cap-add SYS_ADMIN --security-opt seccomp=unconfined --cgroupns host \
     --volume /sys/fs/cgroup:/sys/fs/cgroup:rw \
+    --add-host kit-apt-cache:host-gateway --volume "${KIT_PIP_CACHE:-/var/cache/kit/pip}:/root/.cache/pip" \
     --tmpfs /run:rw,exec --tmpfs /run/lock:rw --tmpfs /tmp:rw,exec \
     --stop-signal SIGRTMIN+3 "$IMAGE" /lib/systemd/systemd >/dev/null
 for _ in $(seq 1 60); do
