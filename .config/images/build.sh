@@ -23,7 +23,7 @@ trap 'rm -rf "$ROOT"' EXIT
 
 # Through the package cache when it answers (make bootstrap starts it; debootstrap's wget
 # honours http_proxy).
-if curl --silent --max-time 2 --output /dev/null http://127.0.0.1:3142/acng-report.html; then
+if curl --silent --fail --max-time 2 --output /dev/null http://127.0.0.1:3142/acng-report.html; then
     export http_proxy=http://127.0.0.1:3142
 fi
 echo "==> debootstrap ${SUITE} from ${MIRROR}${http_proxy:+ through ${http_proxy}} (log: ${ROOT}.log)"

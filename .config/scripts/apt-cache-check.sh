@@ -15,7 +15,7 @@ fail() { echo "FAILED: $*" >&2; exit 1; }
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 .config/scripts/ensure-apt-cache.sh
-curl --silent --max-time 2 --output /dev/null http://127.0.0.1:3142/acng-report.html \
+curl --silent --fail --max-time 2 --output /dev/null http://127.0.0.1:3142/acng-report.html \
     || fail "the package cache does not answer on 127.0.0.1:3142 (see /var/log/apt-cacher-ng/)"
 
 probe() { # add-host-value -> prints what apt's proxy detection chose, then installs a package

@@ -16,7 +16,7 @@ PORT=3142
 # pip's cache for the test hosts (mounted at /root/.cache/pip in each container).
 install -d -m 0755 "${KIT_PIP_CACHE:-/var/cache/kit/pip}"
 
-answers() { curl --silent --max-time 2 --output /dev/null "http://127.0.0.1:${PORT}/acng-report.html"; }
+answers() { curl --silent --fail --max-time 2 --output /dev/null "http://127.0.0.1:${PORT}/acng-report.html"; }
 if answers; then
     echo "Package cache (apt-cacher-ng) answers on port ${PORT}"
     exit 0
