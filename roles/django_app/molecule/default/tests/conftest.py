@@ -7,6 +7,7 @@ Runs under Molecule's testinfra verifier, or alone:
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -152,7 +153,7 @@ def run_role(tmp_path_factory):
     if not inventory:
         pytest.skip("needs a Molecule inventory (MOLECULE_INVENTORY_FILE)")
 
-    def run(host_name, extra_vars, tasks_from="main", inventory_file=inventory):
+    def run(host_name, extra_vars, tasks_from="main", inventory_file=inventory, env_extra=None):
         play = tmp_path_factory.mktemp("play") / "apply-role.yml"
         play.write_text(
             yaml.safe_dump(
@@ -181,6 +182,7 @@ def run_role(tmp_path_factory):
             "ANSIBLE_FORCE_COLOR": "0",
             # One line per result, so that messages can be searched for.
             "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
+            **(env_extra or {}),
         }
         return subprocess.run(
             [
@@ -201,3 +203,38 @@ def run_role(tmp_path_factory):
         )
 
     return run
+
+
+def recap_changed(output):
+    """The number of changed tasks in the PLAY RECAP of an ansible-playbook run."""
+    counts = re.findall(r"changed=(\d+)", output.rpartition("PLAY RECAP")[2])
+    assert counts, "no PLAY RECAP in the output:\n" + output[-2000:]
+    return sum(int(count) for count in counts)
+
+
+def task_seconds(json_output, name):
+    """Durations (seconds) of the tasks called `name` in the output of the ansible.posix.json
+    stdout callback."""
+    from datetime import datetime
+
+    def seconds(duration):
+        start, end = (
+            datetime.fromisoformat(duration[key].replace("Z", "+00:00")) for key in ("start", "end")
+        )
+        return (end - start).total_seconds()
+
+    report = json.loads(json_output[json_output.index("{") :])
+    return [
+        seconds(task["task"]["duration"])
+        for play in report["plays"]
+        for task in play["tasks"]
+        if task["task"]["name"].rpartition(" : ")[2] == name
+    ]
+
+
+def pre_migrate_dumps(host, role_vars):
+    """Names of the pre-migration dumps on the host (the database runs there in this scenario)."""
+    database = role_vars["molecule_db_name"]
+    directory = f"{role_vars['django_app_pre_migrate_dump_dir']}/{database}/pre-migrate"
+    result = host.run(f"ls -1 {directory}")
+    return set(result.stdout.split()) if result.rc == 0 else set()
