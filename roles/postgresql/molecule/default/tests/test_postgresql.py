@@ -2,6 +2,7 @@
 
 import json
 import re
+import shlex
 import time
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 testinfra_hosts = ["ansible://all"]
 
 BACKUP_UNIT = "postgresql-backup"
+# Where the tests put dumps of their own (the postgres user's home).
+SCRATCH = "/var/lib/postgresql"
 SEED_CHECKSUM = (
     "SELECT count(*) || ' ' || md5(string_agg(orders::text, E'\\n' ORDER BY id)) FROM orders"
 )
@@ -213,17 +216,71 @@ def test_other_roles_cannot_connect_to_app_database(superuser_sql):
 # Backups -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def backup_dumps(host, role_vars):
-    """Run the backup service keep + 1 times; returns the dumps of `legacy`, oldest first."""
-    for _ in range(role_vars["postgresql_backup_keep"] + 1):
-        result = host.run(f"systemctl start {BACKUP_UNIT}.service")
-        assert result.rc == 0, journal(host, BACKUP_UNIT)
-        time.sleep(1.1)  # dump names have a one-second resolution
+def wait_until(host, condition, seconds):
+    """Poll a shell condition on the host every 0.1 s; True when it held in time."""
+    loop = f"for _ in $(seq {seconds * 10}); do {condition} && exit 0; sleep 0.1; done"
+    return host.run(f"{loop}; exit 1").rc == 0
+
+
+def wait_for_sql(superuser_sql, sql, expected, seconds=30, **params):
+    """Poll a query until it returns the expected value; True when it did in time."""
+    deadline = time.monotonic() + seconds
+    while superuser_sql(sql, **params) != expected:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def last_run_journal(host, wait_for=None, unit=BACKUP_UNIT):
+    """The journal of the unit's latest run only; first waits (10 s at most) for a line
+    matching the extended regular expression wait_for, when given."""
+    invocation = host.check_output(f"systemctl show -p InvocationID --value {unit}.service")
+    read = (
+        f"journalctl --no-pager -o cat _SYSTEMD_INVOCATION_ID={invocation} + "
+        f"INVOCATION_ID={invocation}"
+    )
+    if wait_for:
+        wait_until(host, f"{read} | grep -Eq {shlex.quote(wait_for)}", 10)
+    return host.run(read).stdout
+
+
+def legacy_dumps(host, role_vars, pattern="legacy_*.pgc"):
+    """Files in the legacy dump directory itself (not its subdirectories), by name."""
+    directory = f"{role_vars['postgresql_backup_dir']}/legacy"
+    if not host.file(directory).is_directory:
+        return []
     listing = host.check_output(
-        "find %s -name '*.pgc' -printf '%%p\\n'", f"{role_vars['postgresql_backup_dir']}/legacy"
+        "find %s -maxdepth 1 -type f -name %s -printf '%%p\\n'", directory, pattern
     )
     return sorted(listing.splitlines())
+
+
+def start_backup(host, role_vars):
+    """Start the backup service once its dump names (one-second resolution) are new again."""
+    stamp = "date -u +legacy_%Y%m%dT%H%M%SZ.pgc"
+    newest = (legacy_dumps(host, role_vars) or ["none"])[-1].rsplit("/", 1)[-1]
+    assert wait_until(host, f'[ "$({stamp})" != {newest} ]', 5)
+    return host.run(f"systemctl start {BACKUP_UNIT}.service")
+
+
+@pytest.fixture(scope="module")
+def backup_history(host, role_vars):
+    """Run the backup service keep + 2 times; the legacy dumps each run wrote, and those left."""
+    written = []
+    for _ in range(role_vars["postgresql_backup_keep"] + 2):
+        before = set(legacy_dumps(host, role_vars))
+        result = start_backup(host, role_vars)
+        assert result.rc == 0, last_run_journal(host)
+        new = set(legacy_dumps(host, role_vars)) - before
+        assert len(new) == 1, last_run_journal(host)
+        written += new
+    return {"written": written, "kept": legacy_dumps(host, role_vars)}
+
+
+@pytest.fixture(scope="module")
+def backup_dumps(backup_history):
+    return backup_history["kept"]
 
 
 def test_backup_timer_is_enabled_and_active(host):
@@ -246,8 +303,9 @@ def test_backup_service_writes_a_custom_format_dump(host, backup_dumps):
     assert "Dumped legacy" in journal(host, BACKUP_UNIT)
 
 
-def test_backup_keeps_only_the_newest_dumps(backup_dumps, role_vars):
-    assert len(backup_dumps) == role_vars["postgresql_backup_keep"]
+def test_backup_keeps_the_newest_dumps_across_runs(backup_history, role_vars):
+    keep = role_vars["postgresql_backup_keep"]
+    assert backup_history["kept"] == sorted(backup_history["written"])[-keep:]
 
 
 def test_restored_dump_matches_the_seeded_table(host, run_role, backup_dumps, superuser_sql):
@@ -295,6 +353,123 @@ def test_restore_refuses_to_overwrite_an_existing_database(
     assert result.returncode != 0
     assert "Database legacy exists; nothing was changed" in result.stdout + result.stderr
     assert superuser_sql(SEED_CHECKSUM, database="legacy") == before
+
+
+# Backup failure modes -------------------------------------------------------------------------
+
+LOCK_UNIT = "kit-test-lock-orders"
+
+
+@pytest.fixture
+def blocked_backup(host, role_vars, cluster, superuser_sql, backup_dumps):
+    """A backup run whose pg_dump of legacy waits on a lock (another session holds orders
+    ACCESS EXCLUSIVE), with every legacy dump already there backdated past the age limit."""
+    old = legacy_dumps(host, role_vars)
+    days = role_vars["postgresql_backup_max_age_days"] + 3
+    host.run_expect([0], f"touch -d '{days} days ago' {' '.join(old)}")
+    host.run_expect(
+        [0],
+        f"systemd-run --collect --unit={LOCK_UNIT} --uid=postgres --setenv=PGAPPNAME={LOCK_UNIT} "
+        f"psql -X -p {cluster['port']} -d legacy "
+        "-c 'BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600)'",
+    )
+    locked = (
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = :'lock' "
+        "AND query LIKE '%pg_sleep%' AND wait_event = 'PgSleep'"
+    )
+    assert wait_for_sql(superuser_sql, locked, "1", lock=LOCK_UNIT), journal(host, LOCK_UNIT)
+    host.run_expect([0], f"systemctl start --no-block {BACKUP_UNIT}.service")
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pg_dump' "
+        "AND datname = 'legacy' AND wait_event_type = 'Lock'"
+    )
+    assert wait_for_sql(superuser_sql, waiting, "1"), last_run_journal(host)
+    yield {"old": old}
+    superuser_sql(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE application_name IN (:'lock', 'pg_dump')",
+        lock=LOCK_UNIT,
+    )
+    host.run(f"systemctl stop {LOCK_UNIT}")
+    host.run(f"systemctl reset-failed {BACKUP_UNIT}.service")
+
+
+def test_killed_pg_dump_fails_the_run_and_removes_no_dump(host, role_vars, blocked_backup):
+    host.run_expect([0], "kill -9 $(pgrep -x pg_dump)")
+    assert wait_until(host, f"systemctl is-failed -q {BACKUP_UNIT}.service", 30)
+    log = last_run_journal(host, wait_for="pg_dump of legacy failed")
+    assert "pg_dump of legacy failed" in log
+    # Nothing was pruned after the failed dump, not even dumps past the age limit.
+    assert legacy_dumps(host, role_vars) == blocked_backup["old"], log
+    assert legacy_dumps(host, role_vars, "*.partial") == [], log
+
+
+def test_next_run_removes_what_a_killed_run_left_and_keeps_a_good_dump(
+    host, role_vars, superuser_sql, blocked_backup
+):
+    host.run_expect([0], f"systemctl kill --signal=SIGKILL {BACKUP_UNIT}.service")
+    assert wait_until(host, f"systemctl is-failed -q {BACKUP_UNIT}.service", 30)
+    partial = legacy_dumps(host, role_vars, "*.partial")
+    assert len(partial) == 1, "the killed run left no partial dump to clean up"
+    assert legacy_dumps(host, role_vars) == blocked_backup["old"]
+    superuser_sql(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE application_name = :'lock'",
+        lock=LOCK_UNIT,
+    )
+    result = start_backup(host, role_vars)
+    log = last_run_journal(host)
+    assert result.rc == 0, log
+    assert legacy_dumps(host, role_vars, "*.partial") == [], log
+    newest = legacy_dumps(host, role_vars)[-1]
+    assert newest not in blocked_backup["old"], log
+    assert "TABLE public orders" in host.check_output("pg_restore --list %s", newest)
+
+
+def test_backup_prunes_dumps_past_the_age_limit_after_a_new_dump(host, role_vars, backup_dumps):
+    old = legacy_dumps(host, role_vars)
+    days = role_vars["postgresql_backup_max_age_days"]
+    host.run_expect([0], f"touch -d '{days + 1} days ago' {' '.join(old)}")
+    result = start_backup(host, role_vars)
+    log = last_run_journal(host, wait_for=f"older than {days} days")
+    assert result.rc == 0, log
+    left = legacy_dumps(host, role_vars)
+    assert len(left) == 1, log
+    assert left[0] not in old, log
+    assert f"older than {days} days" in log
+
+
+def test_backup_retention_ignores_subdirectories(host, role_vars, backup_dumps):
+    kept = f"{role_vars['postgresql_backup_dir']}/legacy/pre-migrate/legacy_20200101T000000Z.pgc"
+    host.run_expect([0], f"install -D -o postgres -g postgres -m 0600 /dev/null {kept}")
+    host.run_expect([0], f"touch -d '400 days ago' {kept}")
+    for _ in range(role_vars["postgresql_backup_keep"] + 1):
+        result = start_backup(host, role_vars)
+        assert result.rc == 0, last_run_journal(host)
+    assert host.file(kept).exists
+    host.run_expect([0], f"rm -r {kept.rsplit('/', 1)[0]}")
+
+
+@pytest.fixture
+def full_backup_disk(host, role_vars):
+    """A 1 MiB tmpfs mounted on the backup directory."""
+    directory = role_vars["postgresql_backup_dir"]
+    host.run_expect(
+        [0],
+        f"mount -t tmpfs -o size=1m,uid=postgres,gid=postgres,mode=0700 kit-test-full {directory}",
+    )
+    yield directory
+    host.run(f"umount {directory}")
+    host.run(f"systemctl reset-failed {BACKUP_UNIT}.service")
+
+
+def test_backup_refuses_a_dump_that_does_not_fit_and_says_why(host, full_backup_disk):
+    result = host.run(f"systemctl start {BACKUP_UNIT}.service")
+    needs = r"legacy.* needs [0-9]+ MiB.* has [0-9]+ MiB"
+    log = last_run_journal(host, wait_for=needs)
+    assert result.rc != 0, log
+    assert re.search(needs, log), log
+    assert host.check_output("find %s -type f", full_backup_disk) == "", log
 
 
 # Runs of the role with other inputs -----------------------------------------------------
@@ -385,8 +560,18 @@ def test_major_version_change_is_refused_and_changes_nothing(host, run_role, clu
             {"postgresql_app_cidrs": ["10.0.0.0/24", "everywhere"]},
             ["postgresql_app_cidrs", "everywhere"],
         ),
+        (
+            {"postgresql_backup_max_age_days": -1},
+            ["postgresql_backup_max_age_days", "got -1"],
+        ),
     ],
-    ids=["database-name-with-space", "missing-password", "port-not-a-number", "bad-cidr"],
+    ids=[
+        "database-name-with-space",
+        "missing-password",
+        "port-not-a-number",
+        "bad-cidr",
+        "negative-backup-age",
+    ],
 )
 def test_invalid_input_fails_before_any_change(host, run_role, cluster, extra_vars, messages):
     before = host_state(host, cluster)
