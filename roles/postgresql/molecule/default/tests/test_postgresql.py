@@ -1,5 +1,6 @@
 """Real state of a host converged with the postgresql role."""
 
+import hashlib
 import json
 import re
 import shlex
@@ -470,6 +471,54 @@ def test_backup_refuses_a_dump_that_does_not_fit_and_says_why(host, full_backup_
     assert result.rc != 0, log
     assert re.search(needs, log), log
     assert host.check_output("find %s -type f", full_backup_disk) == "", log
+
+
+# Off-host copy ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fetched_backup(host, run_role, tmp_path_factory, backup_dumps):
+    """Run tasks_from backup_now with postgresql_backup_fetch_dir on the controller."""
+    dest = tmp_path_factory.mktemp("fetched")
+    result = run_role(
+        host.backend.host, {"postgresql_backup_fetch_dir": str(dest)}, tasks_from="backup_now"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    copies = sorted(dest.glob("*/legacy/legacy_*.pgc"))
+    assert copies, result.stdout
+    return {"copy": copies[-1], "result": result}
+
+
+def test_fetched_dump_has_the_checksum_of_the_dump_on_the_host(host, role_vars, fetched_backup):
+    copy = fetched_backup["copy"]
+    on_host = f"{role_vars['postgresql_backup_dir']}/legacy/{copy.name}"
+    sha256 = hashlib.sha256(copy.read_bytes()).hexdigest()
+    assert host.check_output("sha256sum %s", on_host).split()[0] == sha256
+    sidecar = copy.with_name(copy.name + ".sha256").read_text()
+    assert sidecar.split() == [sha256, copy.name]
+
+
+def test_fetched_dump_restores_to_the_same_rows(host, run_role, superuser_sql, fetched_backup):
+    pushed = f"{SCRATCH}/legacy-from-controller.pgc"
+    host.ansible(
+        "copy",
+        f"src={fetched_backup['copy']} dest={pushed} owner=postgres group=postgres mode=0600",
+        become=True,
+        check=False,
+    )
+    result = run_role(
+        host.backend.host,
+        {
+            "postgresql_restore_file": pushed,
+            "postgresql_restore_database": "legacy_from_controller",
+            "postgresql_restore_replace": True,
+        },
+        tasks_from="restore",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert superuser_sql(SEED_CHECKSUM, database="legacy_from_controller") == superuser_sql(
+        SEED_CHECKSUM, database="legacy"
+    )
 
 
 # Runs of the role with other inputs -----------------------------------------------------
