@@ -356,6 +356,187 @@ def test_restore_refuses_to_overwrite_an_existing_database(
     assert superuser_sql(SEED_CHECKSUM, database="legacy") == before
 
 
+def test_restore_refuses_service_hosts_outside_the_inventory(host, run_role, superuser_sql):
+    result = run_role(
+        host.backend.host,
+        {
+            "postgresql_restore_file": "/var/backups/postgresql/legacy/any.pgc",
+            "postgresql_restore_database": "never_created",
+            "postgresql_restore_stop_services": ["app.service"],
+            "postgresql_restore_service_hosts": ["app-server-that-is-not-there"],
+        },
+        tasks_from="restore",
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "postgresql_restore_service_hosts" in output
+    assert "app-server-that-is-not-there" in output
+    assert superuser_sql("SELECT count(*) FROM pg_database WHERE datname = 'never_created'") == "0"
+
+
+# Restore in place of the live database ------------------------------------------------------
+
+CLIENT_UNIT = "legacy-client.service"
+CLIENT_CONNECTED = (
+    "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'legacy-client' "
+    "AND datname = 'legacy' AND state = 'active'"
+)
+
+
+def temporary_databases(superuser_sql, name):
+    return superuser_sql(
+        "SELECT string_agg(datname, ',') FROM pg_database WHERE datname LIKE :'pattern'",
+        pattern=f"{name}\\_restore\\_%",
+    )
+
+
+@pytest.fixture(scope="module")
+def legacy_client(host, superuser_sql):
+    """legacy-client.service (installed by prepare) holds a connection to legacy, like an app."""
+    host.run_expect([0], f"systemctl start {CLIENT_UNIT}")
+    assert wait_for_sql(superuser_sql, CLIENT_CONNECTED, "t"), journal(host, CLIENT_UNIT)
+    yield
+    host.run(f"systemctl stop {CLIENT_UNIT}")
+
+
+@pytest.fixture(scope="module")
+def replaced_legacy(host, run_role, role_vars, superuser_sql, legacy_client):
+    """Restore the newest dump in place of the live legacy database (replace), while
+    legacy-client is connected to it and a table was added after the dump."""
+    dump = legacy_dumps(host, role_vars)[-1]
+    superuser_sql(
+        "CREATE TABLE written_after_the_dump (id int); "
+        "INSERT INTO written_after_the_dump VALUES (1)",
+        database="legacy",
+    )
+    acl = "SELECT datacl FROM pg_database WHERE datname = :'name'"
+    before = {
+        "orders": superuser_sql(SEED_CHECKSUM, database="legacy"),
+        "oid": superuser_sql("SELECT oid FROM pg_database WHERE datname = 'legacy'"),
+        "acl": superuser_sql(acl, name="legacy"),
+        "client_pid": host.check_output(f"systemctl show -p MainPID --value {CLIENT_UNIT}"),
+    }
+    cursor = host.check_output(f"journalctl -u {CLIENT_UNIT} -n 0 --show-cursor -o cat")
+    result = run_role(
+        host.backend.host,
+        {
+            "postgresql_restore_file": dump,
+            "postgresql_restore_database": "legacy",
+            "postgresql_restore_replace": True,
+            "postgresql_restore_stop_services": [CLIENT_UNIT],
+        },
+        tasks_from="restore",
+    )
+    kept = superuser_sql(
+        "SELECT string_agg(datname, ',') FROM pg_database "
+        "WHERE datname LIKE 'legacy\\_replaced\\_%'"
+    )
+    client_log = host.run(
+        "journalctl -u %s --after-cursor=%s --no-pager -o cat",
+        CLIENT_UNIT,
+        cursor.removeprefix("-- cursor: "),
+    ).stdout
+    yield {"result": result, "before": before, "kept": kept, "acl": acl, "client_log": client_log}
+    if kept:
+        superuser_sql(f'DROP DATABASE IF EXISTS "{kept}" WITH (FORCE)')
+
+
+def test_restore_with_replace_swaps_the_restored_dump_in(replaced_legacy, superuser_sql):
+    result = replaced_legacy["result"]
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert superuser_sql(SEED_CHECKSUM, database="legacy") == replaced_legacy["before"]["orders"]
+    assert superuser_sql("SELECT to_regclass('written_after_the_dump')", database="legacy") == ""
+    assert (
+        superuser_sql("SELECT oid FROM pg_database WHERE datname = 'legacy'")
+        != (replaced_legacy["before"]["oid"])
+    )
+
+
+def test_replaced_database_is_kept_under_a_dated_name_with_its_data(replaced_legacy, superuser_sql):
+    kept = replaced_legacy["kept"]
+    output = replaced_legacy["result"].stdout
+    assert re.fullmatch(r"legacy_replaced_\d{8}T\d{6}Z", kept or ""), output
+    assert (
+        superuser_sql("SELECT oid FROM pg_database WHERE datname = :'name'", name=kept)
+        == (replaced_legacy["before"]["oid"])
+    )
+    assert superuser_sql("SELECT count(*) FROM written_after_the_dump", database=kept) == "1"
+    assert superuser_sql(SEED_CHECKSUM, database=kept) == replaced_legacy["before"]["orders"]
+
+
+def test_restore_output_says_how_to_drop_the_replaced_database(replaced_legacy):
+    # The callback wraps long messages: compare with the whitespace collapsed.
+    output = " ".join(replaced_legacy["result"].stdout.split())
+    assert f'DROP DATABASE "{replaced_legacy["kept"]}"' in output, output
+
+
+def test_restore_with_replace_stops_the_listed_services_instead_of_cutting_them_off(
+    replaced_legacy,
+):
+    log = replaced_legacy["client_log"]
+    assert "Stopped" in log, log
+    assert "Failed with result" not in log, log
+
+
+def test_restore_with_replace_restarts_the_listed_services_on_the_new_database(
+    host, superuser_sql, replaced_legacy
+):
+    assert host.service(CLIENT_UNIT).is_running, journal(host, CLIENT_UNIT)
+    pid = host.check_output(f"systemctl show -p MainPID --value {CLIENT_UNIT}")
+    assert pid != replaced_legacy["before"]["client_pid"], journal(host, CLIENT_UNIT)
+    assert wait_for_sql(superuser_sql, CLIENT_CONNECTED, "t"), journal(host, CLIENT_UNIT)
+
+
+def test_swapped_in_database_keeps_the_access_rules(replaced_legacy, superuser_sql):
+    assert superuser_sql(replaced_legacy["acl"], name="legacy") == replaced_legacy["before"]["acl"]
+    assert superuser_sql("SELECT has_database_privilege('reporting', 'legacy', 'CONNECT')") == "f"
+
+
+def test_restore_with_replace_leaves_no_temporary_database(replaced_legacy, superuser_sql):
+    assert temporary_databases(superuser_sql, "legacy") == ""
+
+
+def damage_dump(host, dump, damage):
+    """A copy of a real dump, cut in half or with 4 KiB zeroed in the middle."""
+    bad = f"{SCRATCH}/legacy-{damage}.pgc"
+    size = int(host.check_output("stat -c %%s %s", dump))
+    if damage == "truncated":
+        host.run_expect([0], f"head -c {size // 2} {dump} > {bad}")
+    else:
+        host.run_expect([0], f"cp {dump} {bad}")
+        seek = size // 2 // 4096
+        host.run_expect([0], f"dd if=/dev/zero of={bad} bs=4096 count=1 seek={seek} conv=notrunc")
+    host.run_expect([0], f"chown postgres: {bad}")
+    return bad
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+def test_restore_of_a_damaged_dump_fails_and_the_original_keeps_serving(
+    host, run_role, role_vars, superuser_sql, tcp_psql, app_user, damage
+):
+    bad = damage_dump(host, legacy_dumps(host, role_vars)[-1], damage)
+    before = superuser_sql(SEED_CHECKSUM, database="legacy")
+    oid = superuser_sql("SELECT oid FROM pg_database WHERE datname = 'legacy'")
+    result = run_role(
+        host.backend.host,
+        {
+            "postgresql_restore_file": bad,
+            "postgresql_restore_database": "legacy",
+            "postgresql_restore_replace": True,
+        },
+        tasks_from="restore",
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "legacy still serves, unchanged" in output
+    assert "pg_restore" in output
+    assert superuser_sql("SELECT oid FROM pg_database WHERE datname = 'legacy'") == oid
+    assert superuser_sql(SEED_CHECKSUM, database="legacy") == before
+    served = tcp_psql(app_user["name"], app_user["password"], SEED_CHECKSUM, database="legacy")
+    assert (served.rc, served.stdout.strip()) == (0, before), served.stderr
+    assert temporary_databases(superuser_sql, "legacy") == ""
+
+
 # Backup failure modes -------------------------------------------------------------------------
 
 LOCK_UNIT = "kit-test-lock-orders"
