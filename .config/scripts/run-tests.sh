@@ -5,8 +5,9 @@
 #   check of `make demo` (demo-check.sh) and of site.yml over SSH (ssh-check.sh), JOBS of
 #   them at a time (default 2; scenarios wait mostly on package downloads).
 # A failing step does not stop the others; the exit status is non-zero when any failed.
-# Each scenario's full output is kept in .cache/test-logs/; a passing one prints its
-# last lines, a failing one prints everything.
+# Each scenario's full output is kept in .cache/test-logs/, every line stamped with the
+# seconds since the scenario started (where the time goes: `grep -E '➜|Executing' LOG`);
+# a passing one prints its last lines, a failing one prints everything.
 #
 #   run-tests.sh DIR:SCENARIO ...      (DISTROS="13 12", JOBS=2 by default)
 # A scenario runs on fewer distros when its molecule.yml has a line such as
@@ -126,7 +127,9 @@ for entry in "${queue[@]}"; do
     while [ "${#running[@]}" -ge "$JOBS" ]; do finish_one; done
     log="$LOGS/$(echo "$name" | tr -c 'A-Za-z0-9.\n' '-').log"
     echo "    started: $name"
-    (molecule_test "$dir" "$scenario" "$distro") >"$log" 2>&1 &
+    (molecule_test "$dir" "$scenario" "$distro" 2>&1 \
+        | awk -v t0="$(date +%s)" '{ printf "%5d  %s\n", systime() - t0, $0; fflush() }' >"$log"
+        exit "${PIPESTATUS[0]}") &
     running[$!]="$name|$log|$SECONDS"
 done
 while [ "${#running[@]}" -gt 0 ]; do finish_one; done
