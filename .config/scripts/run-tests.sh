@@ -3,20 +3,21 @@
 #   lint, the package cache (apt-cache-check.sh), the roles' controller-side tools and the
 #   sample app's tests, then each Molecule scenario on each distro, the
 #   check of `make demo` (demo-check.sh) and of site.yml over SSH (ssh-check.sh), JOBS of
-#   them at a time (default 2; scenarios wait mostly on package downloads).
+#   them at a time, longest first (default 3: with two at a time a 2-core machine still sat
+#   idle a quarter of the time, waiting on containers booting, services starting, downloads).
 # A failing step does not stop the others; the exit status is non-zero when any failed.
 # Each scenario's full output is kept in .cache/test-logs/, every line stamped with the
 # seconds since the scenario started (where the time goes: `grep -E '➜|Executing' LOG`);
 # a passing one prints its last lines, a failing one prints everything.
 #
-#   run-tests.sh DIR:SCENARIO ...      (DISTROS="13 12", JOBS=2 by default)
+#   run-tests.sh DIR:SCENARIO ...      (DISTROS="13 12", JOBS=3 by default)
 # A scenario runs on fewer distros when its molecule.yml has a line such as
 #   # kit-distros: 13
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
 DISTROS="${DISTROS:-13 12}"
-JOBS="${JOBS:-2}"
+JOBS="${JOBS:-3}"
 LOGS=.cache/test-logs
 passed=()
 failed=()
@@ -60,6 +61,8 @@ molecule_test() { # dir scenario distro
         @demo) KIT_DEMO_DISTRO="$distro" .config/scripts/demo-check.sh; return ;;
         @ssh) KIT_SSH_CHECK_DISTRO="$distro" .config/scripts/ssh-check.sh; return ;;
     esac
+    # Molecule's output unbuffered, so that the log's time stamps are when things happened.
+    export PYTHONUNBUFFERED=1
     instance="$(basename "$(cd "$dir" && pwd)")-${scenario}"
     instance="${instance//_/-}"
     # One ephemeral directory per run, so that one scenario can run on two distros at once.
@@ -67,8 +70,7 @@ molecule_test() { # dir scenario distro
     cd "$dir" && KIT_INSTANCE="$instance" MOLECULE_DISTRO="$distro" molecule test -s "$scenario"
 }
 
-# Pending scenario runs, as "name|dir|scenario|distro", top-level (full-stack) ones
-# first because they take longest.
+# Pending scenario runs, as "name|dir|scenario|distro".
 queue=()
 for item in "$@"; do
     dir="${item%%:*}"
@@ -78,21 +80,29 @@ for item in "$@"; do
         if [ -n "$wanted" ] && [[ " $wanted " != *" $distro "* ]]; then
             continue
         fi
-        entry="molecule ${dir#./}:${scenario} (Debian ${distro})|$dir|$scenario|$distro"
-        case "$dir" in
-            . | ./*) queue=("$entry" "${queue[@]}") ;;
-            *) queue+=("$entry") ;;
-        esac
+        queue+=("molecule ${dir#./}:${scenario} (Debian ${distro})|$dir|$scenario|$distro")
     done
 done
 # `make demo` as a user runs it (Debian 13, the demo's) and site.yml over SSH as on a real
-# server, after the full-stack scenarios; KIT_TEST_DEMO=0 leaves both out.
+# server; KIT_TEST_DEMO=0 leaves both out.
 if [ "${KIT_TEST_DEMO:-1}" = 1 ] && [[ " $DISTROS " == *" 13 "* ]]; then
-    top=0
-    for entry in "${queue[@]}"; do [[ "$entry" == "molecule .:"* ]] && top=$((top + 1)); done
-    queue=("${queue[@]:0:top}" "make demo (Debian 13)|@demo|demo|13"
-        "site.yml over SSH (Debian 13)|@ssh|ssh|13" "${queue[@]:top}")
+    queue+=("make demo (Debian 13)|@demo|demo|13" "site.yml over SSH (Debian 13)|@ssh|ssh|13")
 fi
+# Longest first, so that no long run starts last while the other slots sit idle: by the
+# seconds each run took last time on this machine (.cache/test-seconds.tsv, written at the
+# end of every run), else as measured for the README (.config/scripts/test-seconds.tsv).
+# A run known to neither (a new scenario) goes first.
+SECONDS_FILE=.cache/test-seconds.tsv
+[ -s "$SECONDS_FILE" ] || SECONDS_FILE=.config/scripts/test-seconds.tsv
+if [ "${#queue[@]}" -gt 0 ]; then
+    mapfile -t queue < <(
+        for entry in "${queue[@]}"; do
+            secs="$(awk -F'\t' -v n="${entry%%|*}" '$2 == n { print $1; exit }' "$SECONDS_FILE" 2>/dev/null)"
+            printf '%s\t%s\n' "${secs:-999999}" "$entry"
+        done | sort -t$'\t' -k1,1nr -s | cut -f2-
+    )
+fi
+declare -A took=() # name -> seconds, for $SECONDS_FILE
 
 step "lint" make --no-print-directory lint
 for distro in $DISTROS; do
@@ -119,6 +129,7 @@ finish_one() {
         cat "$log"
     fi
     record "$name" "$rc" $((SECONDS - t0))
+    took[$name]=$((SECONDS - t0))
 }
 
 [ "${#queue[@]}" -gt 0 ] && bold "Molecule: ${#queue[@]} scenario runs, ${JOBS} at a time (logs in ${LOGS}/)"
@@ -133,6 +144,15 @@ for entry in "${queue[@]}"; do
     running[$!]="$name|$log|$SECONDS"
 done
 while [ "${#running[@]}" -gt 0 ]; do finish_one; done
+
+if [ "${#took[@]}" -gt 0 ]; then # this run's seconds, and the older ones of runs it left out
+    {
+        for name in "${!took[@]}"; do printf '%s\t%s\n' "${took[$name]}" "$name"; done
+        [ -f .cache/test-seconds.tsv ] && awk -F'\t' 'NR == FNR { ran[$2] = 1; next } !($2 in ran)' \
+            <(for name in "${!took[@]}"; do printf '0\t%s\n' "$name"; done) .cache/test-seconds.tsv
+    } | sort -t$'\t' -k1,1nr >.cache/test-seconds.tsv.new
+    mv .cache/test-seconds.tsv.new .cache/test-seconds.tsv
+fi
 
 echo
 echo "Ran for $(((SECONDS - started) / 60)) min $(((SECONDS - started) % 60)) s."
