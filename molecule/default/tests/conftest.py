@@ -82,6 +82,17 @@ def unique_title():
     return f"note-{uuid.uuid4().hex[:12]}"
 
 
+def readyz_from_the_web_host(host) -> tuple[str, str]:
+    """Status and body of /readyz asked on the web host itself: nginx answers it only to
+    nginx_probe_allow (loopback by default), so the tests' client gets 403 there."""
+    out = host.run(
+        "curl --silent --cacert /etc/ssl/kit/ca/ca.crt --write-out '\\n%{http_code}' "
+        "https://localhost/readyz"
+    ).stdout
+    body, _, status = out.rpartition("\n")
+    return status.strip(), body
+
+
 def wait_until(predicate, timeout: float, interval: float = 1.0):
     """Call predicate until it returns a true value or the timeout passes; return its last value."""
     deadline = time.monotonic() + timeout

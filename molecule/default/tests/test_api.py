@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from conftest import readyz_from_the_web_host
 
 NGINX_DEFAULTS = Path(__file__).resolve().parents[3] / "roles" / "nginx" / "defaults" / "main.yml"
 
@@ -70,10 +71,13 @@ def test_plain_http_redirects_to_https(container):
     assert response.headers["location"].startswith("https://localhost")
 
 
-def test_readiness_probe_sees_the_database(client):
-    response = client.get("/readyz")
-    assert response.status_code == HTTPStatus.OK
-    assert response.json()["database"] == "ok"
+def test_readiness_probe_sees_the_database_and_answers_the_web_host_only(host, client):
+    status, body = readyz_from_the_web_host(host)
+    assert status == "200", body
+    assert json.loads(body)["database"] == "ok"
+    # The tests' client is another address: nginx_probe_allow keeps it out; /healthz is public.
+    assert client.get("/readyz").status_code == HTTPStatus.FORBIDDEN
+    assert client.get("/healthz").status_code == HTTPStatus.OK
 
 
 def test_demo_user_gets_its_profile_with_an_access_token(client, auth, demo_credentials):
@@ -175,6 +179,26 @@ def test_burst_of_bad_logins_is_throttled(host):
     assert set(burst) <= {"401", "429"}
     assert "401" in burst
     assert "429" in burst
+
+
+def test_burst_of_admin_password_guesses_is_limited_by_nginx(host):
+    # Real guesses (the login form's CSRF token, a wrong password), one after the other, from
+    # the web server's own address so that the other tests' admin requests are not counted.
+    codes = host.check_output(
+        "jar=$(mktemp) && url=https://localhost/admin/login/ && "
+        'opts="--silent --cacert /etc/ssl/kit/ca/ca.crt --cookie $jar --cookie-jar $jar" && '
+        "curl $opts --output /dev/null $url && "
+        "token=$(awk '$6 == \"csrftoken\" { print $7 }' $jar) && "
+        "for i in $(seq 1 12); do curl $opts --output /dev/null --write-out '%{http_code}\\n' "
+        '--header "Referer: $url" '
+        '--data "csrfmiddlewaretoken=$token&username=admin&password=wrong" $url; done; '
+        "rm -f $jar"
+    ).split()
+    assert len(codes) == 12
+    # Django judged the first guesses (200: the form again, with its error); nginx then refused.
+    assert codes[0] == "200", codes
+    assert set(codes) <= {"200", "429"}, codes
+    assert codes[-1] == "429", codes
 
 
 def test_admin_login_page_renders_with_immutable_css(client):

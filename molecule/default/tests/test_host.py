@@ -2,9 +2,11 @@
 
 import json
 import re
+import shlex
 from pathlib import Path
 
 import pytest
+import testinfra
 import yaml
 
 ROOT = Path(__file__).resolve().parents[3]  # molecule/split/tests links here too
@@ -137,6 +139,36 @@ def test_gunicorn_listens_on_the_socket_and_tcp_only_for_remote_web_servers(host
         assert addresses == set()
     else:
         assert addresses == {private_address(host)}
+
+
+def connects(peer, address: str, port: int) -> bool:
+    """Whether a TCP connection from the host `peer` to address:port is accepted within 3 s."""
+    script = (
+        "import socket, sys\n"
+        "try:\n"
+        f"    socket.create_connection(({address!r}, {port}), timeout=3).close()\n"
+        "except OSError as error:\n"
+        "    sys.exit(f'no connection: {error}')\n"
+    )
+    return peer.run(f"python3 -c {shlex.quote(script)}").rc == 0
+
+
+def test_gunicorn_tcp_listener_takes_only_the_web_servers(host, inventory):
+    """Only the web servers may reach Gunicorn over TCP (gunicorn_tcp_allow, enforced by
+    systemd at the socket): any other host could forge X-Forwarded-For and dodge the login
+    throttle. The db host is such another host."""
+    if not in_group(inventory, "appservers") or in_group(inventory, "webservers"):
+        pytest.skip("an app server for web servers on other hosts")
+    address = private_address(host)
+    groups = inventory["groups"]
+    inventory_file = host.backend.ansible_inventory
+    peers = {}
+    for name in dict.fromkeys([*groups["webservers"], *groups["dbservers"]]):
+        peer = testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory_file)
+        peers[name] = connects(peer, address, 8000)
+    web = set(groups["webservers"])
+    assert peers == {name: name in web for name in peers}, peers
+    assert set(peers) - web, "the scenario has no host that is not a web server"
 
 
 def test_gunicorn_sandbox_exposure_is_at_most_2(host, inventory):

@@ -11,7 +11,7 @@ from http import HTTPStatus
 
 import pytest
 import testinfra
-from conftest import make_client, wait_until
+from conftest import make_client, readyz_from_the_web_host, wait_until
 from test_host import journal, unit_variables, units_wanted
 
 # Driven from the web server (what users reach); every host of the scenario reboots.
@@ -122,7 +122,7 @@ def test_services_data_and_https_survive_an_outage(
 
     # The published port may change with the restart: a new client asks Docker again.
     with make_client(container, ca_file) as after:
-        ready = wait_until(lambda: after.get("/readyz").status_code == HTTPStatus.OK, timeout=90)
+        ready = wait_until(lambda: readyz_from_the_web_host(host)[0] == "200", timeout=90)
         assert ready, host.run("journalctl -u nginx.service -n 50 --no-pager").stdout
         token = after.post("/api/token/", json=demo_credentials).json()["access"]
         assert all_notes(after, {"Authorization": f"Bearer {token}"}) == before

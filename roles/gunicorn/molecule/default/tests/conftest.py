@@ -59,14 +59,14 @@ class Http:
         self.host = host
         self.socket = socket
 
-    def get(self, path, tcp=None, as_user=None):
+    def get(self, path, tcp=None, as_user=None, max_time=10):
         """GET path; returns (status, JSON body or text, command result). Status 0: no answer."""
         cmd = [
             "curl",
             "--silent",
             "--show-error",
             "--max-time",
-            "10",
+            str(max_time),
             "--write-out",
             "\n%{http_code}",
         ]

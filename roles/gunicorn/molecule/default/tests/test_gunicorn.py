@@ -99,6 +99,21 @@ def test_tcp_listener_answers(host, http, units, role_vars):
     assert answers == dict.fromkeys(answers, 200), journal(host, units["service"])
 
 
+def test_tcp_listener_drops_a_peer_not_allowed(host, http, units, role_vars):
+    """gunicorn_tcp_allow is loopback only: the host's own network address is another peer,
+    whose packets systemd drops at the socket (no answer, not even a refusal)."""
+    assert role_vars["gunicorn_tcp_allow"], "the scenario sets no gunicorn_tcp_allow"
+    every = next(a for a in role_vars["gunicorn_listen_tcp"] if a.startswith("0.0.0.0:"))
+    port = every.split(":")[1]
+    address = next(a for a in host.interface("eth0").addresses if "." in a)
+    status, _, result = http.get("/", tcp=f"{address}:{port}", max_time=3)
+    assert status == 0
+    assert result.rc == 28, result.stderr  # curl: timed out, the SYN got no answer
+    # The same listener answers an allowed peer.
+    assert http.get("/", tcp=f"127.0.0.1:{port}")[0] == 200
+    assert "IPAddressDeny=any" in host.check_output(f"systemctl cat {units['socket']}")
+
+
 # The service ----------------------------------------------------------------------------
 def test_service_runs_as_the_configured_user_and_group_not_root(host, units, role_vars):
     pids = [main_pid(host, units["service"]), *worker_pids(host, units["service"])]
@@ -294,6 +309,42 @@ def test_wrong_input_type_fails_argument_validation(
     assert message in output
     assert next(iter(extra_vars)) in output
     assert unit_files() == before
+
+
+@pytest.mark.parametrize(
+    ("extra_vars", "message"),
+    [
+        # A line break in a value would add a unit line of its own: a command run as root,
+        # outside the sandbox, before the service starts.
+        (
+            {"gunicorn_environment": {"KIT_X": "1\nExecStartPre=+/bin/touch /root/owned"}},
+            "gunicorn_environment must not contain a line break",
+        ),
+        (
+            {"gunicorn_extra_args": ["--log-level", "info\nUser=root"]},
+            "gunicorn_extra_args must not",
+        ),
+        ({"gunicorn_user": "kit wsgi"}, "gunicorn_user and gunicorn_group user and group names"),
+        ({"gunicorn_group": "root\nUser=root"}, "gunicorn_group must not contain a line break"),
+        ({"gunicorn_group": "../root"}, "gunicorn_user and gunicorn_group user and group names"),
+    ],
+    ids=[
+        "environment-line-break",
+        "argument-line-break",
+        "user-space",
+        "group-line-break",
+        "group-path",
+    ],
+)
+def test_injected_input_fails_before_any_change_with_the_variable_named(
+    host, run_role, unit_files, extra_vars, message
+):
+    before = unit_files()
+    result = run_role(host.backend.host, extra_vars)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+    assert unit_files() == before
+    assert not host.file("/root/owned").exists
 
 
 def test_invalid_socket_mode_fails_with_the_variable_named(host, run_role, unit_files):

@@ -37,22 +37,34 @@ def ca_path(role_vars):
 
 @pytest.fixture(scope="module")
 def curl(host, server_name, ca_path):
-    """Run curl on the host against the site's name (resolved to 127.0.0.1), CA pinned."""
+    """Run curl on the host against the site's name (resolved to 127.0.0.1), CA pinned.
 
-    def common(name):
+    address: where the name resolves to, and so the client address nginx sees (the host's
+    own network address, see `network_address`, is not loopback)."""
+
+    def common(name, address):
         options = ["--silent", "--show-error", "--cacert", ca_path]
         for port in (80, 443):
-            options += ["--resolve", f"{name}:{port}:127.0.0.1"]
+            options += ["--resolve", f"{name}:{port}:{address}"]
         return options
 
-    def run(*args, name=None, repeat=1):
+    def run(*args, name=None, repeat=1, address="127.0.0.1"):
         """curl with args; repeat > 1 sends the same request again on the same connection."""
         command = ["curl"]
+        options = common(name or server_name, address)
         for index in range(repeat):
-            command += [*(["--next"] if index else []), *common(name or server_name), *args]
+            command += [*(["--next"] if index else []), *options, *args]
         return host.run(shlex.join(command))
 
     return run
+
+
+@pytest.fixture(scope="module")
+def network_address(host):
+    """The host's own IPv4 address on its network: a client address that is not loopback."""
+    addresses = [a for a in host.interface("eth0").addresses if "." in a]
+    assert addresses, "the host has no IPv4 address on eth0"
+    return addresses[0]
 
 
 @pytest.fixture(scope="module")
