@@ -26,7 +26,7 @@ pip_install = $(1)/bin/pip install --quiet --disable-pip-version-check --no-deps
 	&& $(1)/bin/pip check --disable-pip-version-check >/dev/null
 
 .PHONY: help bootstrap apt docker apt-cache venv images lint test test-app test-tools scenario bench \
-        demo demo-down clean clean-images lock
+        demo demo-down clean clean-images lock vault
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ $(APP_VENV)/.installed: sample_app/requirements/dev.lock
 	@$(PYTHON) -m venv $(APP_VENV)
 	@$(call pip_install,$(APP_VENV),--require-hashes -r $<)
 	@touch $@
+
+vault: venv ## Make INVENTORY's own vault of random secrets (e.g. make vault INVENTORY=inventory/production)
+	@.config/scripts/new-vault.sh "$(INVENTORY)" $(VAULT_PASSWORD_FILE)
 
 lint: venv ## Lint: yamllint, ansible-lint (production profile), ruff
 	$(call say,yamllint)

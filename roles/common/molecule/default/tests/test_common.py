@@ -150,6 +150,14 @@ def test_wrong_input_type_fails_validation_and_changes_nothing(host, run_role):
     assert host.file("/etc/timezone").content_string == before
 
 
+def test_line_break_in_an_input_fails_with_the_variable_named(host, run_role):
+    before = host.file("/etc/timezone").content_string
+    result = run_role(host.backend.host, '{"common_timezone": "Etc/UTC\\nEurope/Paris"}')
+    assert result.returncode != 0
+    assert "common_timezone must not contain a line break" in result.stderr
+    assert host.file("/etc/timezone").content_string == before
+
+
 def test_unknown_timezone_fails_with_a_clear_message(host, run_role):
     before = host.file("/etc/timezone").content_string
     result = run_role(host.backend.host, '{"common_timezone": "Mars/Olympus_Mons"}')

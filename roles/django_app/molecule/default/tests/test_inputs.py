@@ -43,6 +43,11 @@ def test_wrong_input_type_fails_validation(host, app, run_role, env_before, extr
             {"django_app_users": [{"username": "x", "password": "short"}]},
             "password of 8 or more characters",
         ),
+        # A line break would add a variable of its own to the env file.
+        (
+            {"django_app_env_extra": {"KIT_X": "1\nDJANGO_DEBUG=1"}},
+            "django_app_env_extra must not contain a line break",
+        ),
     ],
 )
 def test_invalid_input_fails_with_the_variable_named(

@@ -771,6 +771,16 @@ def test_major_version_change_is_refused_and_changes_nothing(host, run_role, clu
     assert host_state(host, cluster) == before
 
 
+HBA_LINE = {
+    "type": "host",
+    "database": "all",
+    "user": "all",
+    "address": "10.9.0.0/24",
+    "method": "scram-sha-256",
+}
+INJECTED_TRUST = "scram-sha-256\nhost all all 0.0.0.0/0 trust"
+
+
 @pytest.mark.parametrize(
     ("extra_vars", "messages"),
     [
@@ -794,6 +804,29 @@ def test_major_version_change_is_refused_and_changes_nothing(host, run_role, clu
             {"postgresql_backup_max_age_days": -1},
             ["postgresql_backup_max_age_days", "got -1"],
         ),
+        # A line break would add a pg_hba.conf line of its own, past the no-trust check. (In
+        # `method`, the argument spec's choices refuse it first.)
+        (
+            {"postgresql_hba_entries": [HBA_LINE | {"method": INJECTED_TRUST}]},
+            ["Validation of arguments failed", "value of method must be one of"],
+        ),
+        (
+            {"postgresql_hba_entries": [HBA_LINE | {"user": f"all {INJECTED_TRUST}"}]},
+            ["postgresql_hba_entries must not contain a line break"],
+        ),
+        (
+            {"postgresql_hba_entries": [HBA_LINE | {"address": f"10.9.0.0/24 {INJECTED_TRUST}"}]},
+            ["postgresql_hba_entries must not contain a line break"],
+        ),
+        (
+            {"postgresql_settings": {"work_mem": "'8MB'\nlisten_addresses = '*'"}},
+            ["postgresql_settings must not contain a line break"],
+        ),
+        # The example vault's password: public.
+        (
+            {"postgresql_users": [{"name": "app", "password": "example-db-password-replace-me"}]},
+            ["postgresql_users (password of app) still holds a placeholder", "make vault"],
+        ),
     ],
     ids=[
         "database-name-with-space",
@@ -801,6 +834,11 @@ def test_major_version_change_is_refused_and_changes_nothing(host, run_role, clu
         "port-not-a-number",
         "bad-cidr",
         "negative-backup-age",
+        "hba-method-with-a-trust-line",
+        "hba-user-with-a-trust-line",
+        "hba-address-with-a-trust-line",
+        "setting-with-another-setting",
+        "placeholder-password",
     ],
 )
 def test_invalid_input_fails_before_any_change(host, run_role, cluster, extra_vars, messages):

@@ -157,6 +157,34 @@ def test_unknown_provider_fails_validation_with_the_variable_named(host, run_rol
     assert "tls_provider" in output
 
 
+@pytest.mark.parametrize(
+    ("extra_vars", "message"),
+    [
+        (
+            {"tls_acme_reload_check_command": "nginx -t -q; touch /root/owned"},
+            "tls_acme_reload_check_command must be one plain command",
+        ),
+        (
+            {"tls_acme_reload_check_command": "nginx -t -q\ntouch /root/owned"},
+            "tls_acme_reload_check_command must not contain a line break",
+        ),
+        (
+            {"tls_acme_reload_service": "nginx.service && touch /root/owned"},
+            "tls_acme_reload_service must be a systemd unit name",
+        ),
+    ],
+    ids=["command-chained", "command-line-break", "service-chained"],
+)
+def test_injected_deploy_hook_input_fails_before_any_change(host, run_role, extra_vars, message):
+    hook = "/etc/letsencrypt/renewal-hooks/deploy/50-kit-reload"
+    before = host.file(hook).sha256sum
+    result = run_role(host.backend.host, json.dumps(extra_vars))
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+    assert host.file(hook).sha256sum == before
+    assert not host.file("/root/owned").exists
+
+
 MAKE_PEMS = r"""
 import datetime, json
 from cryptography import x509
