@@ -95,6 +95,23 @@ def test_missing_password_variable_is_an_error(monkeypatch):
     assert not get_user_model().objects.filter(username="demo").exists()
 
 
+@pytest.mark.django_db
+def test_password_is_read_from_stdin(monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("from-stdin password\n"))
+
+    assert ensure_user("--username=demo", "--password-stdin") == "changed"
+    assert get_user_model().objects.get(username="demo").check_password("from-stdin password")
+
+
+@pytest.mark.django_db
+def test_empty_stdin_is_an_error(monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+
+    with pytest.raises(CommandError, match="standard input is empty"):
+        ensure_user("--username=demo", "--password-stdin")
+    assert not get_user_model().objects.filter(username="demo").exists()
+
+
 def test_password_cannot_be_given_as_argument():
     with pytest.raises(CommandError, match="unrecognized arguments: --password"):
         ensure_user("--username=demo", "--password=visible-in-ps")

@@ -2,12 +2,13 @@
 
 The last line on stdout is exactly `changed` or `unchanged` (Ansible:
 `changed_when: result.stdout_lines[-1] == "changed"`); details go to stderr. The password is read
-from the environment variable named by --password-env, never from the command line, where
-`ps` and shell history would show it.
+from standard input (--password-stdin: what the deploy uses) or from the environment variable
+named by --password-env, never from the command line, where `ps` and shell history would show it.
 """
 
 import argparse
 import os
+import sys
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -26,10 +27,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", required=True)
         parser.add_argument("--email", help="set the e-mail address")
-        parser.add_argument(
+        password = parser.add_mutually_exclusive_group()
+        password.add_argument(
             "--password-env",
             metavar="NAME",
             help="name of the environment variable that holds the password to set",
+        )
+        password.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password to set from standard input (one trailing newline is dropped)",
         )
         parser.add_argument(
             "--superuser",
@@ -46,7 +53,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         password = None
-        if options["password_env"]:
+        if options["password_stdin"]:
+            password = sys.stdin.read().removesuffix("\n").removesuffix("\r")
+            if not password:
+                raise CommandError(
+                    "--password-stdin: standard input is empty; give the password there."
+                )
+        elif options["password_env"]:
             password = os.environ.get(str(options["password_env"]), "")
             if not password:
                 raise CommandError(
