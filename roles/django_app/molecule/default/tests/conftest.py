@@ -42,6 +42,7 @@ def app(role_vars):
         "previous": f"/srv/{name}/previous",
         "releases": f"/srv/{name}/releases",
         "env_file": f"/etc/{name}/env",
+        "manage": f"/usr/local/bin/{name}-manage",
         "socket": f"/run/{name}/gunicorn.sock",
         "service": f"{name}.service",
         "socket_unit": f"{name}.socket",
@@ -158,25 +159,30 @@ def run_role(tmp_path_factory):
     # copies the role runs). Here it runs as the kit's playbooks run it, under Mitogen
     # (ansible.cfg), in less than half the time: KIT_TEST_STRATEGY=linear runs them
     # under Ansible's linear too. Mitogen takes over the `docker` connection name only.
-    strategy = os.environ.get("KIT_TEST_STRATEGY", "mitogen_linear")
-    connection_override = []
-    if strategy != "linear":
-        hosts = {}
-        for group in yaml.safe_load(Path(inventory).read_text()).values():
-            for name, host_vars in ((group or {}).get("hosts") or {}).items():
-                if (host_vars or {}).get("ansible_connection") == "community.docker.docker":
-                    hosts[name] = {"ansible_connection": "docker"}
-        # A second inventory source: its host variables win over the first's, and the
-        # first keeps its group_vars/ beside it.
-        override = tmp_path_factory.mktemp("inventory") / "connection.yml"
-        override.write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
-        connection_override = ["--inventory", str(override)]
-    strategy_env = {
-        "ANSIBLE_STRATEGY": strategy,
-        "ANSIBLE_STRATEGY_PLUGINS": str(KIT_DIR / ".config" / "ansible" / "strategy"),
-    }
+    default_strategy = os.environ.get("KIT_TEST_STRATEGY", "mitogen_linear")
+    hosts = {}
+    for group in yaml.safe_load(Path(inventory).read_text()).values():
+        for name, host_vars in ((group or {}).get("hosts") or {}).items():
+            if (host_vars or {}).get("ansible_connection") == "community.docker.docker":
+                hosts[name] = {"ansible_connection": "docker"}
+    # A second inventory source: its host variables win over the first's, and the
+    # first keeps its group_vars/ beside it.
+    mitogen_inventory = tmp_path_factory.mktemp("inventory") / "connection.yml"
+    mitogen_inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
 
-    def run(host_name, extra_vars, tasks_from="main", inventory_file=inventory, env_extra=None):
+    def run(
+        host_name,
+        extra_vars,
+        tasks_from="main",
+        inventory_file=inventory,
+        env_extra=None,
+        strategy=None,
+        options=(),
+    ):
+        strategy = strategy or default_strategy
+        connection_override = (
+            [] if strategy == "linear" else ["--inventory", str(mitogen_inventory)]
+        )
         play = tmp_path_factory.mktemp("play") / "apply-role.yml"
         play.write_text(
             yaml.safe_dump(
@@ -205,7 +211,8 @@ def run_role(tmp_path_factory):
             "ANSIBLE_FORCE_COLOR": "0",
             # One line per result, so that messages can be searched for.
             "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
-            **strategy_env,
+            "ANSIBLE_STRATEGY": strategy,
+            "ANSIBLE_STRATEGY_PLUGINS": str(KIT_DIR / ".config" / "ansible" / "strategy"),
             **(env_extra or {}),
         }
         return subprocess.run(
@@ -218,6 +225,7 @@ def run_role(tmp_path_factory):
                 host_name,
                 "--extra-vars",
                 json.dumps(extra_vars),
+                *options,
                 str(play),
             ],
             capture_output=True,

@@ -8,13 +8,9 @@ testinfra_hosts = ["ansible://all"]
 
 
 def django_admin(host, app, *args):
-    """Run django-admin of the live release as the app user, with the app's environment
-    (`python -m django` from the release directory, where the app's code is)."""
-    command = shlex.join(["venv/bin/python", "-m", "django", *args])
-    return host.run(
-        f"cd {app['current']} && set -a && . {app['env_file']} && set +a && "
-        f"runuser -u {app['name']} -- {command}"
-    )
+    """Run a management command of the live release as the app user, with the app's
+    environment: through the wrapper the role installs for the deploy and the operator."""
+    return host.run(shlex.join(["runuser", "-u", app["name"], "--", app["manage"], *args]))
 
 
 def test_app_user_is_a_system_user_without_login(host, app):
