@@ -224,3 +224,65 @@ def test_refresh_token_is_not_accepted_as_access_token(api_client, tokens):
 
     assert response.status_code == HTTPStatus.UNAUTHORIZED
     assert response.json()["messages"][0]["message"] == "Token has wrong type"
+
+
+def _change_password(user, password: str) -> None:
+    user.set_password(password)
+    user.save(update_fields=["password"])
+
+
+def test_refresh_token_issued_before_a_password_change_is_refused(api_client, user, tokens):
+    _change_password(user, "a-new-password-after-a-leak")
+
+    response = api_client.post(reverse("token_refresh"), {"refresh": tokens["refresh"]})
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert response.json() == {
+        "detail": "The user's password has changed since this token was issued; log in again.",
+        "code": "password_changed",
+    }
+
+
+def test_access_token_issued_before_a_password_change_is_refused(api_client, user, tokens):
+    _change_password(user, "a-new-password-after-a-leak")
+
+    assert _get_me(api_client, tokens["access"]).status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_tokens_issued_after_a_password_change_work(api_client, user):
+    _change_password(user, "a-new-password-after-a-leak")
+    pair = api_client.post(
+        reverse("token_obtain_pair"),
+        {"username": "alice", "password": "a-new-password-after-a-leak"},
+        format="json",
+    ).json()
+
+    refreshed = api_client.post(reverse("token_refresh"), {"refresh": pair["refresh"]})
+
+    assert refreshed.status_code == HTTPStatus.OK
+    assert _get_me(api_client, refreshed.json()["access"]).status_code == HTTPStatus.OK
+
+
+def test_refresh_token_of_a_deleted_user_is_refused(api_client, user, tokens):
+    user.delete()
+
+    response = api_client.post(reverse("token_refresh"), {"refresh": tokens["refresh"]})
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert response.json()["code"] == "no_active_account"
+
+
+def test_login_throttle_survives_a_flood_of_other_clients(api_client, user):
+    # Django's default MAX_ENTRIES (300) would cull the first client's counter here.
+    url = reverse("token_obtain_pair")
+    wrong = {"username": "alice", "password": "wrong"}
+    for _ in range(6):
+        api_client.post(url, wrong, format="json", REMOTE_ADDR="192.0.2.1")
+    for client in range(400):
+        api_client.post(
+            url, wrong, format="json", REMOTE_ADDR=f"198.51.{client // 250}.{client % 250 + 1}"
+        )
+
+    again = api_client.post(url, wrong, format="json", REMOTE_ADDR="192.0.2.1")
+
+    assert again.status_code == HTTPStatus.TOO_MANY_REQUESTS

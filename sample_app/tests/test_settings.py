@@ -102,7 +102,9 @@ def test_production_defaults_are_secure(monkeypatch):
     assert production.CACHES["default"] == {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
         "LOCATION": "django_cache",
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
     }
+    assert production.SIMPLE_JWT["CHECK_REVOKE_TOKEN"] is True
     assert production.REST_FRAMEWORK["NUM_PROXIES"] == 1
     assert production.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     assert production.DATABASES["default"]["CONN_MAX_AGE"] == 60

@@ -85,10 +85,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache ----------------------------------------------------------------------------------
 # The login throttle keeps its counters here, so production needs a cache that all Gunicorn
 # workers share (production.py defaults to the database cache); one process can use local memory.
+# Django's default of 300 entries would cull a client's counter as soon as 300 other clients
+# tried to log in (a third of the keys goes at every cull): a flood of addresses would reset
+# an attacker's throttle. One entry per client address and scope.
+CACHE_OPTIONS = {"MAX_ENTRIES": env_int("DJANGO_CACHE_MAX_ENTRIES", 100_000)}
 CACHES = {
     "default": {
         "BACKEND": env_str("DJANGO_CACHE_BACKEND", "django.core.cache.backends.locmem.LocMemCache"),
         "LOCATION": env_str("DJANGO_CACHE_LOCATION", "sample-app"),
+        "OPTIONS": CACHE_OPTIONS,
     }
 }
 
@@ -150,6 +155,10 @@ SIMPLE_JWT = {
     ),
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
+    # Tokens carry a hash of the user's password hash: a password change ends them. simplejwt
+    # checks it for access tokens only; the refresh serializer checks refresh tokens too.
+    "CHECK_REVOKE_TOKEN": True,
+    "TOKEN_REFRESH_SERIALIZER": "api.serializers.RevocableTokenRefreshSerializer",
     "UPDATE_LAST_LOGIN": False,
     # Tokens are verified with this one algorithm only, so "alg": "none" or a switch to another
     # algorithm is rejected. The signing key defaults to SECRET_KEY (see production.py).
