@@ -25,6 +25,10 @@ pip_install = $(1)/bin/pip install --quiet --disable-pip-version-check --no-deps
 	| { grep -v 'is ignored: it is neither a file nor a directory' || true; } \
 	&& $(1)/bin/pip check --disable-pip-version-check >/dev/null
 
+# pip-compile from the hash-checked .venv-lock (make lock).
+compile = PIP_CONFIG_FILE=/dev/null $(CURDIR)/.venv-lock/bin/pip-compile --quiet --generate-hashes \
+	--strip-extras --no-emit-index-url --no-emit-find-links $(1)
+
 .PHONY: help bootstrap apt docker apt-cache venv images lint test test-app test-tools scenario bench \
         demo demo-down clean clean-images lock vault
 
@@ -115,8 +119,12 @@ clean: ## Remove the venv, caches and Molecule instances (images stay)
 clean-images: ## Remove the local base images
 	-docker image ls --format '{{.Repository}}:{{.Tag}}' $(KIT_IMAGE) | xargs -r docker rmi
 
-lock: ## Re-lock requirements/dev.txt from requirements/dev.in (with hashes)
-	$(call say,Locking requirements/dev.txt)
-	@$(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet pip-tools==7.6.2
-	@PIP_CONFIG_FILE=/dev/null .venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
-	    --strip-extras --no-emit-index-url --no-emit-find-links -o requirements/dev.txt requirements/dev.in
+lock: ## Re-lock every requirements file from its .in (with hashes): the kit's, the locking tool's, sample_app's
+	$(call say,Locking requirements/*.txt and sample_app/requirements/*.lock from their .in files)
+	@# The locking tool is itself installed hash-checked, from requirements/lock.txt.
+	@$(PYTHON) -m venv .venv-lock
+	@$(call pip_install,.venv-lock,--require-hashes -r requirements/lock.txt)
+	@$(call compile,--allow-unsafe -o requirements/dev.txt requirements/dev.in)
+	@$(call compile,--allow-unsafe -o requirements/lock.txt requirements/lock.in)
+	@cd sample_app && $(call compile,-o requirements/base.lock requirements/base.in)
+	@cd sample_app && $(call compile,-o requirements/dev.lock requirements/dev.in)

@@ -10,6 +10,11 @@ once: each builds in a work directory of its own, the first to publish (an atomi
 the others use its copy; a build killed half-way leaves no release, and its work directory is
 removed by the next run.
 
+The wheel is built offline (--no-index) without build isolation: the build backend (setuptools
+for the kit's sample_app) comes from the Python that runs this script, which the kit installs
+hash-locked from requirements/dev.txt, never from a download at build time on the machine that
+holds the SSH keys and the vault. A backend that is missing there is named in the error.
+
 Prints one JSON object: release_id, dir, wheel, requirements, requirements_sha256, built.
 """
 
@@ -24,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 SKIP_DIRS = {
@@ -165,6 +171,16 @@ def publish(out: Path, target: Path) -> bool:
         return False
 
 
+def build_requires(source: Path) -> list[str]:
+    """The project's [build-system] requires (PEP 518's default when it names none)."""
+    try:
+        with (source / "pyproject.toml").open("rb") as handle:
+            system = tomllib.load(handle).get("build-system", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        system = {}
+    return system.get("requires", ["setuptools>=40.8.0"])
+
+
 def build(source: Path, requirements: str, target: Path) -> bool:
     """Build the release into a work directory of its own and publish it as target.
 
@@ -182,22 +198,34 @@ def build(source: Path, requirements: str, target: Path) -> bool:
         shutil.copytree(source, work / "src", ignore=ignore)
         out = work / "release"
         out.mkdir()
-        subprocess.run(  # noqa: S603 - fixed argv, our own interpreter
+        wheel = subprocess.run(  # noqa: S603 - fixed argv, our own interpreter
             [
                 sys.executable,
                 "-m",
                 "pip",
                 "wheel",
                 "--no-deps",
+                "--no-index",
+                "--no-build-isolation",
+                "--check-build-dependencies",
                 "--disable-pip-version-check",
                 "--quiet",
                 "--wheel-dir",
                 str(out),
                 str(work / "src"),
             ],
-            check=True,
+            check=False,
             stdout=sys.stderr,
         )
+        if wheel.returncode != 0:
+            sys.exit(
+                f"building the wheel of {source} failed (pip's messages above). The build runs "
+                f"offline with the Python that runs Ansible ({sys.executable}), without build "
+                f"isolation: the project's build requirements {build_requires(source)} must be "
+                "installed there. The kit's venv has setuptools (requirements/dev.txt); for "
+                "another backend, install it hash-locked into that Python, or point "
+                "django_app_controller_python at a Python that has it."
+            )
         shutil.copy2(source / requirements, out / Path(requirements).name)
         # The manifest comes last and everything is on disk before the rename publishes it.
         (out / MANIFEST).write_text(json.dumps(manifest_of(out), sort_keys=True))

@@ -189,3 +189,68 @@ def test_a_complete_release_is_reused(project, gate, tmp_path):
     assert first["built"] is True
     assert again["built"] is False
     assert again["wheel"] == first["wheel"]
+
+
+# The machine that builds holds the SSH keys and the vault: the build backend comes from its
+# hash-locked venv, never from a download at build time.
+OFFLINE = {
+    "PIP_CONFIG_FILE": os.devnull,
+    "PIP_INDEX_URL": "http://127.0.0.1:9/simple/",
+    "PIP_EXTRA_INDEX_URL": "",
+    "PIP_FIND_LINKS": "",
+    "http_proxy": "http://127.0.0.1:9",
+    "https_proxy": "http://127.0.0.1:9",
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+}
+KIT_APP = Path(__file__).resolve().parents[3] / "sample_app"
+
+
+def test_the_kit_app_builds_with_the_package_index_unreachable(tmp_path):
+    cache = tmp_path / "cache"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--source",
+            str(KIT_APP),
+            "--cache",
+            str(cache),
+            "--requirements",
+            "requirements/base.lock",
+            *(
+                f"--hash-path={p}"
+                for p in ("pyproject.toml", "requirements/base.lock", "config", "api")
+            ),
+        ],
+        env={**os.environ, **OFFLINE},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    wheel = Path(json.loads(result.stdout)["wheel"])
+    assert wheel.name.startswith("sample_app-1.0.0-")
+    assert wheel.is_file()
+
+
+def test_a_build_backend_missing_from_the_controller_is_named(project, tmp_path):
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["kit-no-such-backend>=1"]\n'
+        'build-backend = "kit_no_such_backend"\n\n[project]\nname = "tiny"\nversion = "1.0"\n'
+    )
+    cache = tmp_path / "cache"
+    result = subprocess.run(
+        command(project, cache),
+        env={**os.environ, **OFFLINE},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode != 0
+    assert "build requirements ['kit-no-such-backend>=1'] must be installed" in result.stderr
+    assert "django_app_controller_python" in result.stderr
+    assert [p for p in cache.iterdir() if not p.name.startswith(".")] == []
+    assert leftovers(cache) == []
