@@ -49,6 +49,12 @@ def app(role_vars):
     }
 
 
+def django_admin(host, app, *args):
+    """Run a management command of the live release as the app user, with the app's
+    environment: through the wrapper the role installs for the deploy and the operator."""
+    return host.run(shlex.join(["runuser", "-u", app["name"], "--", app["manage"], *args]))
+
+
 def journal(host, unit, lines=50):
     return host.run(f"journalctl -u {unit} -n {lines} --no-pager").stdout
 
@@ -194,6 +200,8 @@ def run_role(tmp_path_factory):
                         "tasks": [
                             {
                                 "name": "Apply django_app",
+                                # Under --tags the role's own tags pick its tasks.
+                                "tags": ["always"],
                                 "ansible.builtin.include_role": {
                                     "name": ROLE_DIR.name,
                                     "tasks_from": tasks_from,

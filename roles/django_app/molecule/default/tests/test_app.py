@@ -1,16 +1,9 @@
 """The deployed Django app: layout, environment file, database, users, HTTP through the socket."""
 
-import shlex
-
 import pytest
+from conftest import django_admin
 
 testinfra_hosts = ["ansible://all"]
-
-
-def django_admin(host, app, *args):
-    """Run a management command of the live release as the app user, with the app's
-    environment: through the wrapper the role installs for the deploy and the operator."""
-    return host.run(shlex.join(["runuser", "-u", app["name"], "--", app["manage"], *args]))
 
 
 def test_app_user_is_a_system_user_without_login(host, app):
