@@ -18,6 +18,8 @@ def env_before(host, app):
     [
         ({"django_app_keep_releases": "many"}, "django_app_keep_releases"),
         ({"django_app_users": [{"email": "x@example.test"}]}, "username"),
+        ({"django_app_timers": [{"name": "x", "command": "clearsessions"}]}, "schedule"),
+        ({"django_app_db_sslmode": "verify"}, "django_app_db_sslmode"),
     ],
 )
 def test_wrong_input_type_fails_validation(host, app, run_role, env_before, extra_vars, named):
@@ -47,6 +49,41 @@ def test_wrong_input_type_fails_validation(host, app, run_role, env_before, extr
         (
             {"django_app_env_extra": {"KIT_X": "1\nDJANGO_DEBUG=1"}},
             "django_app_env_extra must not contain a line break",
+        ),
+        # A job's command and schedule go into unit files: a line break adds a directive
+        # (ExecStartPre=+ runs as root, outside the sandbox), a ; or $ would be systemd's.
+        (
+            {
+                "django_app_timers": [
+                    {"name": "x", "command": "check\nExecStartPre=+/bin/true", "schedule": "daily"}
+                ]
+            },
+            "django_app_timers must not contain a line break",
+        ),
+        (
+            {
+                "django_app_timers": [
+                    {"name": "x", "command": "check; id $USER", "schedule": "daily"}
+                ]
+            },
+            "Invalid input: django_app_timers",
+        ),
+        (
+            {"django_app_timers": [{"name": "Bad_Name", "command": "check", "schedule": "daily"}]},
+            "Invalid input: django_app_timers",
+        ),
+        # Pinning needs the certificate to pin.
+        (
+            {"django_app_db_sslmode": "verify-full"},
+            "django_app_db_sslmode verify-full needs it",
+        ),
+        (
+            {"django_app_db_sslmode": "verify-full", "django_app_db_ssl_root_cert": "not a PEM"},
+            "django_app_db_ssl_root_cert must be PEM certificates",
+        ),
+        (
+            {"django_app_timers": [{"name": "x", "command": "check", "schedule": "every tuesday"}]},
+            "the schedule of django_app_timers x is not a systemd calendar expression",
         ),
     ],
 )
