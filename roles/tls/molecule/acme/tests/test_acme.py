@@ -3,6 +3,7 @@ certificate through nginx's webroot, nginx serves it, and a renewal run by certb
 timer service is served without anyone reloading nginx by hand."""
 
 import json
+import re
 import time
 
 import pytest
@@ -60,6 +61,16 @@ def test_certbot_service_trusts_the_acme_ca_bundle(host, role_vars):
 
 
 @pytest.mark.parametrize("pem", ["fullchain.pem", "privkey.pem"])
+# The renewal (and its deploy hook) and nginx run under the roles' sandboxes; the forced
+# renewal below proves they still do their whole job there.
+@pytest.mark.parametrize("unit", ["certbot.service", "nginx.service"])
+def test_renewal_units_are_sandboxed(host, unit):
+    out = host.check_output(f"systemd-analyze security --no-pager {unit}")
+    match = re.search(rf"Overall exposure level for {re.escape(unit)}: (\d+\.\d+)", out)
+    assert match, out
+    assert float(match.group(1)) <= 3.0, out
+
+
 def test_certificate_files_point_at_certbots_live_lineage(host, role_vars, name, pem):
     link = f"{role_vars['tls_base_dir']}/{name}/{pem}"
     assert host.file(link).is_symlink
