@@ -21,6 +21,17 @@ ROLES_DIR = ROLE_DIR.parent
 KIT_DIR = ROLES_DIR.parent
 
 
+# Tests of the role's own logic (the gate, the switch-back, migrations and rollbacks, jobs
+# dropped from the list, what -vvv shows) drive the role through many runs; they behave the
+# same on every distribution, so they run on Debian 13 only unless KIT_TEST_EVERY_DISTRO=1.
+# The state tests (units, sandbox, app, releases, inputs, jobs that run) run on both.
+every_distro = os.environ.get("KIT_TEST_EVERY_DISTRO") == "1"
+role_logic = pytest.mark.skipif(
+    os.environ.get("MOLECULE_DISTRO", "13") != "13" and not every_distro,
+    reason="the role's own logic runs on Debian 13 (KIT_TEST_EVERY_DISTRO=1: here too)",
+)
+
+
 def _defaults(role):
     return yaml.safe_load((ROLES_DIR / role / "defaults" / "main.yml").read_text())
 
@@ -184,34 +195,37 @@ def run_role(tmp_path_factory):
         env_extra=None,
         strategy=None,
         options=(),
+        cases=None,
     ):
+        """With `cases` ({id: extra variables}), one run applies the role once per case, each
+        in its own play with the case's variables, and rescues its failure: the result gets
+        `.cases`, {id: the failed task's result, or None when the role went through}."""
         strategy = strategy or default_strategy
         connection_override = (
             [] if strategy == "linear" else ["--inventory", str(mitogen_inventory)]
         )
         play = tmp_path_factory.mktemp("play") / "apply-role.yml"
-        play.write_text(
-            yaml.safe_dump(
-                [
-                    {
-                        "name": "Apply the role with test inputs",
-                        "hosts": "all",
-                        "become": True,
-                        "tasks": [
-                            {
-                                "name": "Apply django_app",
-                                # Under --tags the role's own tags pick its tasks.
-                                "tags": ["always"],
-                                "ansible.builtin.include_role": {
-                                    "name": ROLE_DIR.name,
-                                    "tasks_from": tasks_from,
-                                },
-                            }
-                        ],
-                    }
-                ]
-            )
-        )
+        apply = {
+            "name": "Apply django_app",
+            # Under --tags the role's own tags pick its tasks.
+            "tags": ["always"],
+            "ansible.builtin.include_role": {"name": ROLE_DIR.name, "tasks_from": tasks_from},
+        }
+        if cases is None:
+            plays = [
+                {
+                    "name": "Apply the role with test inputs",
+                    "hosts": "all",
+                    "become": True,
+                    "tasks": [apply],
+                }
+            ]
+        else:
+            plays = [
+                _case_play(case_id, case_vars, apply, play.parent)
+                for case_id, case_vars in cases.items()
+            ]
+        play.write_text(yaml.safe_dump(plays))
         env = {
             **os.environ,
             "ANSIBLE_ROLES_PATH": str(ROLES_DIR),
@@ -223,7 +237,7 @@ def run_role(tmp_path_factory):
             "ANSIBLE_STRATEGY_PLUGINS": str(KIT_DIR / ".config" / "ansible" / "strategy"),
             **(env_extra or {}),
         }
-        return subprocess.run(
+        result = subprocess.run(
             [
                 "ansible-playbook",
                 "--inventory",
@@ -242,8 +256,49 @@ def run_role(tmp_path_factory):
             check=False,
             timeout=900,
         )
+        if cases is not None:
+            result.cases = {
+                case_id: (
+                    json.loads(path.read_text())
+                    if (path := play.parent / f"case-{case_id}.json").exists()
+                    else None
+                )
+                for case_id in cases
+            }
+        return result
 
     return run
+
+
+def _case_play(case_id, case_vars, apply, results_dir):
+    """A play that applies the role with one case's variables (play variables win over the
+    inventory's) and keeps the failure it ends with in results_dir/case-<id>.json."""
+    return {
+        "name": f"Case {case_id}",
+        "hosts": "all",
+        "become": True,
+        "vars": case_vars,
+        "tasks": [
+            {
+                "name": f"Case {case_id}",
+                "tags": ["always"],
+                "block": [apply],
+                "rescue": [
+                    {
+                        "name": "Keep the failure of the case",
+                        "delegate_to": "localhost",
+                        "become": False,
+                        "changed_when": False,
+                        "ansible.builtin.copy": {
+                            "content": "{{ ansible_failed_result | to_json }}",
+                            "dest": f"{results_dir}/case-{case_id}.json",
+                            "mode": "0600",
+                        },
+                    }
+                ],
+            }
+        ],
+    }
 
 
 def recap_changed(output):

@@ -6,7 +6,7 @@ import re
 import uuid
 
 import pytest
-from conftest import django_admin, journal, recap_changed
+from conftest import django_admin, journal, recap_changed, role_logic
 
 testinfra_hosts = ["ansible://all"]
 
@@ -106,6 +106,7 @@ def test_running_the_job_removes_expired_rows_and_keeps_live_ones(host, app, job
         shell(host, app, cleanup.format(key=key))
 
 
+@role_logic
 def test_a_job_no_longer_listed_is_stopped_and_removed(host, app, role_vars, jobs, run_role):
     listed = role_vars["django_app_timers"]
     kept = [job for job in listed if job["name"] != "clear-sessions"]

@@ -13,7 +13,6 @@ wrong database password (refused before any restart, env file put back). Each te
 outcome of one step. Eight runs of the role.
 """
 
-import os
 import re
 
 import pytest
@@ -23,20 +22,15 @@ from conftest import (
     main_pid,
     pre_migrate_dumps,
     recap_changed,
+    role_logic,
     served_release,
     task_seconds,
 )
 
 testinfra_hosts = ["ansible://all"]
 
-# What these runs prove is the role's own logic (the probe, the switch, the way back), the
-# same on every distribution; eight runs of the role cost ~4 minutes. They run on Debian 13
-# only, unless KIT_TEST_EVERY_DISTRO=1; test_releases*.py else runs on both.
-pytestmark = pytest.mark.skipif(
-    os.environ.get("MOLECULE_DISTRO", "13") != "13"
-    and os.environ.get("KIT_TEST_EVERY_DISTRO") != "1",
-    reason="the health gate's failure paths run on Debian 13 (KIT_TEST_EVERY_DISTRO=1: here too)",
-)
+# The role's own logic (the probe, the switch, the way back): Debian 13 only (conftest).
+pytestmark = role_logic
 
 GATE_TIMEOUT = 10
 

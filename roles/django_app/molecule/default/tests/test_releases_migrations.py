@@ -14,9 +14,19 @@ import re
 import textwrap
 
 import pytest
-from conftest import journal, live_release, main_pid, pre_migrate_dumps, served_release
+from conftest import (
+    journal,
+    live_release,
+    main_pid,
+    pre_migrate_dumps,
+    role_logic,
+    served_release,
+)
 
 testinfra_hosts = ["ansible://all"]
+
+# The role's own logic: Debian 13 only (conftest).
+pytestmark = role_logic
 
 MIGRATION_0002 = textwrap.dedent(
     """\

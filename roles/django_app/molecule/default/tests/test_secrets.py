@@ -4,7 +4,7 @@ import shlex
 from urllib.parse import quote
 
 import pytest
-from conftest import recap_changed
+from conftest import recap_changed, role_logic
 
 testinfra_hosts = ["ansible://all"]
 
@@ -24,6 +24,7 @@ def secret_values(role_vars):
     }
 
 
+@role_logic
 def test_linear_strategy_output_shows_no_secret(host, app, role_vars, run_role):
     # Ansible's own strategy puts `environment:` in front of the remote command, and -vvv
     # prints that command (so does ps on the host): what a project that copies the role runs.
