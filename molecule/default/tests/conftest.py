@@ -8,12 +8,18 @@ that the tls role made (fetched to the run's ephemeral directory).
 import os
 import ssl
 import subprocess
-import time
+import sys
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
+
+# The kit's shared Testinfra helpers: the nearest .testinfra/ above this folder.
+sys.path.insert(
+    0, str(next(d / ".testinfra" for d in Path(__file__).parents if (d / ".testinfra").is_dir()))
+)
+import kit_testinfra
 
 EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ""))
 
@@ -94,13 +100,11 @@ def readyz_from_the_web_host(host) -> tuple[str, str]:
 
 
 def wait_until(predicate, timeout: float, interval: float = 1.0):
-    """Call predicate until it returns a true value or the timeout passes; return its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = predicate()
-        except (httpx.HTTPError, OSError, subprocess.CalledProcessError, IndexError):
-            value = None
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
+    """The toolkit's wait_until, with a host still booting (connection refused, a command
+    failing, no output yet) counted as "not yet"."""
+    return kit_testinfra.wait_until(
+        predicate,
+        timeout,
+        interval,
+        errors=(httpx.HTTPError, OSError, subprocess.CalledProcessError, IndexError),
+    )

@@ -2,10 +2,10 @@
 
 import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
+from kit_testinfra import run_playbook
 
 ROOT = Path(__file__).resolve().parents[3]  # molecule/split/tests links here too
 
@@ -25,27 +25,13 @@ def test_deploy_limited_to_the_app_servers_changes_nothing(host):
     app_servers = host.ansible.get_variables()["groups"]["appservers"]
     # --limit: the database's facts (where the app finds it) come from playbooks/facts.yml's
     # delegated gathering; the same release, so nothing changes.
-    result = subprocess.run(
-        [
-            "ansible-playbook",
-            "--inventory",
-            inventory,
-            "--extra-vars",
-            f"@{ROOT / 'molecule' / 'default' / 'test-vars.yml'}",
-            "--limit",
-            ",".join(app_servers),
-            str(ROOT / "playbooks" / "deploy.yml"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    result = run_playbook(
+        ROOT / "playbooks" / "deploy.yml",
+        inventory,
+        limit=",".join(app_servers),
+        roles_path=ROOT / "roles",
+        options=["--extra-vars", f"@{ROOT / 'molecule' / 'default' / 'test-vars.yml'}"],
         timeout=600,
-        env={
-            **os.environ,
-            "ANSIBLE_ROLES_PATH": str(ROOT / "roles"),
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_FORCE_COLOR": "0",
-        },
     )
     assert result.returncode == 0, result.stdout[-3000:]
     recap = {

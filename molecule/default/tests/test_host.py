@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import testinfra
 import yaml
+from kit_testinfra import journal
 
 ROOT = Path(__file__).resolve().parents[3]  # molecule/split/tests links here too
 
@@ -60,10 +61,6 @@ def units_wanted(variables):
     common = COMMON_UNITS if variables["common_unattended_upgrades_enabled"] else []
     groups = variables["group_names"]
     return [*common, *(unit for group in groups for unit in UNITS.get(group, []))]
-
-
-def journal(host, unit):
-    return host.run(f"journalctl -u {unit} -n 50 --no-pager").stdout
 
 
 def in_group(inventory, group):

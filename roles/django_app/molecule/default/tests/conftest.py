@@ -7,14 +7,19 @@ Runs under Molecule's testinfra verifier, or alone:
 
 import json
 import os
-import re
 import shlex
 import shutil
-import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+# The kit's shared Testinfra helpers: the nearest .testinfra/ above this folder.
+sys.path.insert(
+    0, str(next(d / ".testinfra" for d in Path(__file__).parents if (d / ".testinfra").is_dir()))
+)
+from kit_testinfra import journal, recap_changed, run_role_fixture  # noqa: F401
 
 ROLE_DIR = Path(__file__).resolve().parents[3]
 ROLES_DIR = ROLE_DIR.parent
@@ -64,10 +69,6 @@ def django_admin(host, app, *args):
     """Run a management command of the live release as the app user, with the app's
     environment: through the wrapper the role installs for the deploy and the operator."""
     return host.run(shlex.join(["runuser", "-u", app["name"], "--", app["manage"], *args]))
-
-
-def journal(host, unit, lines=50):
-    return host.run(f"journalctl -u {unit} -n {lines} --no-pager").stdout
 
 
 class Api:
@@ -164,148 +165,7 @@ def sample_app_copy(tmp_path_factory):
     return make
 
 
-@pytest.fixture(scope="session")
-def run_role(tmp_path_factory):
-    """Run the django_app role from the controller with extra variables; returns the process."""
-    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
-    if not inventory:
-        pytest.skip("needs a Molecule inventory (MOLECULE_INVENTORY_FILE)")
-
-    # These runs drive the role through failure paths; the scenario's converge, idempotence
-    # and check already run it under Ansible's own linear strategy (what a project that
-    # copies the role runs). Here it runs as the kit's playbooks run it, under Mitogen
-    # (ansible.cfg), in less than half the time: KIT_TEST_STRATEGY=linear runs them
-    # under Ansible's linear too. Mitogen takes over the `docker` connection name only.
-    default_strategy = os.environ.get("KIT_TEST_STRATEGY", "mitogen_linear")
-    hosts = {}
-    for group in yaml.safe_load(Path(inventory).read_text()).values():
-        for name, host_vars in ((group or {}).get("hosts") or {}).items():
-            if (host_vars or {}).get("ansible_connection") == "community.docker.docker":
-                hosts[name] = {"ansible_connection": "docker"}
-    # A second inventory source: its host variables win over the first's, and the
-    # first keeps its group_vars/ beside it.
-    mitogen_inventory = tmp_path_factory.mktemp("inventory") / "connection.yml"
-    mitogen_inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
-
-    def run(
-        host_name,
-        extra_vars,
-        tasks_from="main",
-        inventory_file=inventory,
-        env_extra=None,
-        strategy=None,
-        options=(),
-        cases=None,
-    ):
-        """With `cases` ({id: extra variables}), one run applies the role once per case, each
-        in its own play with the case's variables, and rescues its failure: the result gets
-        `.cases`, {id: the failed task's result, or None when the role went through}."""
-        strategy = strategy or default_strategy
-        connection_override = (
-            [] if strategy == "linear" else ["--inventory", str(mitogen_inventory)]
-        )
-        play = tmp_path_factory.mktemp("play") / "apply-role.yml"
-        apply = {
-            "name": "Apply django_app",
-            # Under --tags the role's own tags pick its tasks.
-            "tags": ["always"],
-            "ansible.builtin.include_role": {"name": ROLE_DIR.name, "tasks_from": tasks_from},
-        }
-        if cases is None:
-            plays = [
-                {
-                    "name": "Apply the role with test inputs",
-                    "hosts": "all",
-                    "become": True,
-                    "tasks": [apply],
-                }
-            ]
-        else:
-            plays = [
-                _case_play(case_id, case_vars, apply, play.parent)
-                for case_id, case_vars in cases.items()
-            ]
-        play.write_text(yaml.safe_dump(plays))
-        env = {
-            **os.environ,
-            "ANSIBLE_ROLES_PATH": str(ROLES_DIR),
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_FORCE_COLOR": "0",
-            # One line per result, so that messages can be searched for.
-            "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
-            "ANSIBLE_STRATEGY": strategy,
-            "ANSIBLE_STRATEGY_PLUGINS": str(KIT_DIR / ".config" / "ansible" / "strategy"),
-            **(env_extra or {}),
-        }
-        result = subprocess.run(
-            [
-                "ansible-playbook",
-                "--inventory",
-                str(inventory_file),
-                *connection_override,
-                "--limit",
-                host_name,
-                "--extra-vars",
-                json.dumps(extra_vars),
-                *options,
-                str(play),
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-            timeout=900,
-        )
-        if cases is not None:
-            result.cases = {
-                case_id: (
-                    json.loads(path.read_text())
-                    if (path := play.parent / f"case-{case_id}.json").exists()
-                    else None
-                )
-                for case_id in cases
-            }
-        return result
-
-    return run
-
-
-def _case_play(case_id, case_vars, apply, results_dir):
-    """A play that applies the role with one case's variables (play variables win over the
-    inventory's) and keeps the failure it ends with in results_dir/case-<id>.json."""
-    return {
-        "name": f"Case {case_id}",
-        "hosts": "all",
-        "become": True,
-        "vars": case_vars,
-        "tasks": [
-            {
-                "name": f"Case {case_id}",
-                "tags": ["always"],
-                "block": [apply],
-                "rescue": [
-                    {
-                        "name": "Keep the failure of the case",
-                        "delegate_to": "localhost",
-                        "become": False,
-                        "changed_when": False,
-                        "ansible.builtin.copy": {
-                            "content": "{{ ansible_failed_result | to_json }}",
-                            "dest": f"{results_dir}/case-{case_id}.json",
-                            "mode": "0600",
-                        },
-                    }
-                ],
-            }
-        ],
-    }
-
-
-def recap_changed(output):
-    """The number of changed tasks in the PLAY RECAP of an ansible-playbook run."""
-    counts = re.findall(r"changed=(\d+)", output.rpartition("PLAY RECAP")[2])
-    assert counts, "no PLAY RECAP in the output:\n" + output[-2000:]
-    return sum(int(count) for count in counts)
+run_role = run_role_fixture(ROLE_DIR, json_output=True)
 
 
 def task_seconds(json_output, name):

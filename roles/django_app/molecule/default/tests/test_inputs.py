@@ -1,14 +1,13 @@
 """Bad inputs fail before the role changes anything, with the variable named.
 
-The cases run in one ansible-playbook run, a play each (conftest's run_role(cases=...)):
+The cases run in one ansible-playbook run, a play each (run_role(cases=...) of kit_testinfra):
 one start of Ansible instead of one per case."""
 
-import json
 import os
 import shutil
 
 import pytest
-from conftest import recap_changed
+from kit_testinfra import case_failure, recap_changed
 
 testinfra_hosts = ["ansible://all"]
 
@@ -87,12 +86,6 @@ def bad_inputs(host, app, run_role, env_before):
     return result, output
 
 
-def failure_message(bad_inputs, case_id):
-    failed = bad_inputs[0].cases[case_id]
-    assert failed is not None, f"case {case_id} went through the whole role: it was not refused"
-    return json.dumps(failed)
-
-
 def test_bad_inputs_change_nothing(host, app, bad_inputs, env_before):
     assert recap_changed(bad_inputs[1]) == 0
     assert host.file(app["env_file"]).sha256sum == env_before
@@ -106,14 +99,14 @@ def test_bad_inputs_never_echo_a_secret(bad_inputs):
     ("index", "named"), [(i, named) for i, (_, named) in enumerate(WRONG_TYPES)]
 )
 def test_wrong_input_type_fails_validation(bad_inputs, index, named):
-    message = failure_message(bad_inputs, f"type{index}")
+    message = case_failure(bad_inputs[0], f"type{index}")
     assert "Validation of arguments failed" in message
     assert named in message
 
 
 @pytest.mark.parametrize(("index", "named"), [(i, named) for i, (_, named) in enumerate(INVALID)])
 def test_invalid_input_fails_with_the_variable_named(bad_inputs, index, named):
-    assert named in failure_message(bad_inputs, f"invalid{index}")
+    assert named in case_failure(bad_inputs[0], f"invalid{index}")
 
 
 def test_missing_secrets_fail_validation(host, app, run_role, env_before, tmp_path):

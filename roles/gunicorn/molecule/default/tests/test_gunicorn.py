@@ -12,6 +12,7 @@ import time
 
 import pytest
 from conftest import journal, main_pid, worker_pids
+from kit_testinfra import assert_refused, run_refused, wait_on_host
 
 testinfra_hosts = ["ansible://all"]
 
@@ -33,12 +34,6 @@ LOOP = textwrap.dedent(
 
 def lines_of(host, path):
     return int(host.check_output(f"cat {path} 2>/dev/null | wc -l"))
-
-
-def wait_until(host, condition, seconds):
-    """Poll a shell condition on the host, every 0.1 s; True when it held in time."""
-    loop = f"for _ in $(seq {seconds * 10}); do {condition} && exit 0; sleep 0.1; done"
-    return host.run(f"{loop}; exit 1").rc == 0
 
 
 # Units ----------------------------------------------------------------------------------
@@ -197,7 +192,7 @@ def restart_under_load(host, units, role_vars):
         f"setsid nohup timeout 120 bash /root/loop.sh {sock} {REQUESTS} "
         ">/dev/null 2>&1 </dev/null &"
     )
-    assert wait_until(host, "[ $(cat /root/loop.codes 2>/dev/null | wc -l) -ge 20 ]", 30), (
+    assert wait_on_host(host, "[ $(cat /root/loop.codes 2>/dev/null | wc -l) -ge 20 ]", 30), (
         "the request loop did not start"
     )
     host.run_test(
@@ -209,8 +204,8 @@ def restart_under_load(host, units, role_vars):
     done_before = lines_of(host, "/root/loop.codes")
     restart = host.run(f"systemctl restart {units['service']}")
     done_after = lines_of(host, "/root/loop.codes")
-    assert wait_until(host, "[ -e /root/loop.done ]", 120), "the request loop did not finish"
-    assert wait_until(host, "[ -s /root/slow.code ]", 20), "the slow request did not finish"
+    assert wait_on_host(host, "[ -e /root/loop.done ]", 120), "the request loop did not finish"
+    assert wait_on_host(host, "[ -s /root/slow.code ]", 20), "the slow request did not finish"
     return {
         "restart": restart,
         "done_before": done_before,
@@ -292,67 +287,54 @@ def unit_files(host, units):
     return digests
 
 
-@pytest.mark.parametrize(
-    ("extra_vars", "message"),
-    [
-        ({"gunicorn_workers": "many"}, "Validation of arguments failed"),
-        ({"gunicorn_service_enabled": "maybe"}, "Validation of arguments failed"),
-    ],
-)
-def test_wrong_input_type_fails_argument_validation(
-    host, run_role, unit_files, extra_vars, message
-):
-    before = unit_files()
-    result = run_role(host.backend.host, extra_vars)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert message in output
-    assert next(iter(extra_vars)) in output
-    assert unit_files() == before
+# Bad inputs: each fails before any change, with the variable named; all in one run of
+# Ansible (kit_testinfra.run_refused), each case in its own play.
+BAD_INPUTS = {
+    "workers-type": ({"gunicorn_workers": "many"}, "Validation of arguments failed"),
+    "enabled-type": ({"gunicorn_service_enabled": "maybe"}, "Validation of arguments failed"),
+    # A line break in a value would add a unit line of its own: a command run as root,
+    # outside the sandbox, before the service starts.
+    "environment-line-break": (
+        {"gunicorn_environment": {"KIT_X": "1\nExecStartPre=+/bin/touch /root/owned"}},
+        "gunicorn_environment must not contain a line break",
+    ),
+    "argument-line-break": (
+        {"gunicorn_extra_args": ["--log-level", "info\nUser=root"]},
+        "gunicorn_extra_args must not",
+    ),
+    "user-space": (
+        {"gunicorn_user": "kit wsgi"},
+        "gunicorn_user and gunicorn_group user and group names",
+    ),
+    "group-line-break": (
+        {"gunicorn_group": "root\nUser=root"},
+        "gunicorn_group must not contain a line break",
+    ),
+    "group-path": (
+        {"gunicorn_group": "../root"},
+        "gunicorn_user and gunicorn_group user and group names",
+    ),
+    "socket-mode": ({"gunicorn_socket_mode": "660"}, "gunicorn_socket_mode an octal mode"),
+}
 
 
-@pytest.mark.parametrize(
-    ("extra_vars", "message"),
-    [
-        # A line break in a value would add a unit line of its own: a command run as root,
-        # outside the sandbox, before the service starts.
-        (
-            {"gunicorn_environment": {"KIT_X": "1\nExecStartPre=+/bin/touch /root/owned"}},
-            "gunicorn_environment must not contain a line break",
-        ),
-        (
-            {"gunicorn_extra_args": ["--log-level", "info\nUser=root"]},
-            "gunicorn_extra_args must not",
-        ),
-        ({"gunicorn_user": "kit wsgi"}, "gunicorn_user and gunicorn_group user and group names"),
-        ({"gunicorn_group": "root\nUser=root"}, "gunicorn_group must not contain a line break"),
-        ({"gunicorn_group": "../root"}, "gunicorn_user and gunicorn_group user and group names"),
-    ],
-    ids=[
-        "environment-line-break",
-        "argument-line-break",
-        "user-space",
-        "group-line-break",
-        "group-path",
-    ],
-)
-def test_injected_input_fails_before_any_change_with_the_variable_named(
-    host, run_role, unit_files, extra_vars, message
-):
+@pytest.fixture(scope="module")
+def bad_inputs(host, run_role, unit_files):
     before = unit_files()
-    result = run_role(host.backend.host, extra_vars)
-    assert result.returncode != 0
-    assert message in result.stdout + result.stderr
-    assert unit_files() == before
+    cases = {case: extra_vars for case, (extra_vars, _) in BAD_INPUTS.items()}
+    result = run_refused(run_role, host.backend.host, cases)
+    return result, before
+
+
+def test_bad_inputs_change_no_unit_file(host, bad_inputs, unit_files):
+    assert unit_files() == bad_inputs[1]
     assert not host.file("/root/owned").exists
 
 
-def test_invalid_socket_mode_fails_with_the_variable_named(host, run_role, unit_files):
-    before = unit_files()
-    result = run_role(host.backend.host, {"gunicorn_socket_mode": "660"})
-    assert result.returncode != 0
-    assert "gunicorn_socket_mode an octal mode" in result.stdout + result.stderr
-    assert unit_files() == before
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_bad_input_fails_before_any_change_with_the_variable_named(bad_inputs, case):
+    extra_vars, message = BAD_INPUTS[case]
+    assert_refused(bad_inputs[0], case, message, next(iter(extra_vars)))
 
 
 def test_missing_app_name_fails_before_any_change_with_the_variable_named(

@@ -4,13 +4,18 @@ Runs under Molecule's testinfra verifier, or alone:
     pytest --hosts=ansible://all --ansible-inventory=<molecule inventory> tests/
 """
 
-import os
 import shlex
-import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+# The kit's shared Testinfra helpers: the nearest .testinfra/ above this folder.
+sys.path.insert(
+    0, str(next(d / ".testinfra" for d in Path(__file__).parents if (d / ".testinfra").is_dir()))
+)
+from kit_testinfra import journal, recap_changed, role_defaults, run_role_fixture  # noqa: F401
 
 ROLE_DIR = Path(__file__).resolve().parents[3]
 TLS_DEFAULTS = ROLE_DIR.parent / "tls" / "defaults" / "main.yml"
@@ -19,7 +24,7 @@ TLS_DEFAULTS = ROLE_DIR.parent / "tls" / "defaults" / "main.yml"
 @pytest.fixture(scope="module")
 def role_vars(host):
     """The nginx and tls roles' defaults overlaid with the host's inventory variables."""
-    defaults = yaml.safe_load((ROLE_DIR / "defaults" / "main.yml").read_text())
+    defaults = role_defaults(ROLE_DIR)
     tls_defaults = yaml.safe_load(TLS_DEFAULTS.read_text())
     return {**tls_defaults, **defaults, **host.ansible.get_variables()}
 
@@ -89,49 +94,4 @@ def tls_handshake(host, server_name, ca_path):
     return run
 
 
-@pytest.fixture(scope="session")
-def run_role(tmp_path_factory):
-    """Run the role from the controller with extra variables; returns the finished process."""
-    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
-    if not inventory:
-        pytest.skip("needs a Molecule inventory (MOLECULE_INVENTORY_FILE)")
-    playbook = tmp_path_factory.mktemp("play") / "apply-role.yml"
-    playbook.write_text(
-        yaml.safe_dump(
-            [
-                {
-                    "name": "Apply the role with test inputs",
-                    "hosts": "all",
-                    "become": True,
-                    "roles": [ROLE_DIR.name],
-                }
-            ]
-        )
-    )
-
-    def run(host_name, extra_vars):
-        env = {
-            **os.environ,
-            "ANSIBLE_ROLES_PATH": str(ROLE_DIR.parent),
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_FORCE_COLOR": "0",
-        }
-        return subprocess.run(
-            [
-                "ansible-playbook",
-                "--inventory",
-                inventory,
-                "--limit",
-                host_name,
-                "--extra-vars",
-                extra_vars,
-                str(playbook),
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-            timeout=600,
-        )
-
-    return run
+run_role = run_role_fixture(ROLE_DIR)

@@ -6,6 +6,7 @@ The host's loopback address is allowed; its own network address is not."""
 import json
 
 import pytest
+from kit_testinfra import assert_refused, run_refused
 
 testinfra_hosts = ["ansible://all"]
 
@@ -61,24 +62,49 @@ def test_liveness_probe_stays_public(curl, server_name, network_address):
     assert codes(curl, f"https://{server_name}/healthz", address=network_address) == ["200"]
 
 
-@pytest.mark.parametrize(
-    ("name", "value"),
-    [
-        ("nginx_admin_allow", ["everyone"]),
-        ("nginx_probe_allow", ["127.0.0.1; allow all"]),
-        ("nginx_admin_location", "/admin/ { return 200; } location /x/"),
-        ("nginx_admin_login_rate", "fast"),
-        ("nginx_probe_locations", ["/readyz\nallow all;"]),
-        ("nginx_extra_directives", ["add_header X-A 1;\nlocation /x { return 200; }"]),
-    ],
-)
-def test_bad_access_input_fails_with_the_variable_named_and_changes_nothing(
-    host, run_role, role_vars, name, value
-):
+# Bad inputs of the role (these and test_nginx.py's): each fails before any change, with the
+# variable named; all in one run of Ansible (kit_testinfra.run_refused), a play each.
+BAD_INPUTS = {
+    "admin-allow": ({"nginx_admin_allow": ["everyone"]}, "Invalid input: nginx_admin_allow must"),
+    "probe-allow": (
+        {"nginx_probe_allow": ["127.0.0.1; allow all"]},
+        "Invalid input: nginx_probe_allow must",
+    ),
+    "admin-location": (
+        {"nginx_admin_location": "/admin/ { return 200; } location /x/"},
+        "Invalid input: nginx_admin_location must",
+    ),
+    "admin-login-rate": (
+        {"nginx_admin_login_rate": "fast"},
+        "Invalid input: nginx_admin_login_rate must",
+    ),
+    "probe-locations": (
+        {"nginx_probe_locations": ["/readyz\nallow all;"]},
+        "Invalid input: nginx_probe_locations must",
+    ),
+    "extra-directives": (
+        {"nginx_extra_directives": ["add_header X-A 1;\nlocation /x { return 200; }"]},
+        "Invalid input: nginx_extra_directives must",
+    ),
+    "token-rate": ({"nginx_token_rate": "fast"}, "nginx_token_rate"),
+    "token-burst-type": ({"nginx_token_burst": "many"}, "Validation of arguments failed"),
+}
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(host, run_role, role_vars):
     site = f"/etc/nginx/sites-available/{role_vars['nginx_site_name']}.conf"
     before = host.file(site).sha256sum
-    result = run_role(host.backend.host, json.dumps({name: value}))
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert f"Invalid input: {name} must" in output
+    cases = {case: extra_vars for case, (extra_vars, _) in BAD_INPUTS.items()}
+    return run_refused(run_role, host.backend.host, cases), site, before
+
+
+def test_bad_inputs_leave_the_site_alone(host, bad_inputs):
+    _, site, before = bad_inputs
     assert host.file(site).sha256sum == before
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_bad_input_fails_with_the_variable_named(bad_inputs, case):
+    extra_vars, message = BAD_INPUTS[case]
+    assert_refused(bad_inputs[0], case, message, next(iter(extra_vars)))

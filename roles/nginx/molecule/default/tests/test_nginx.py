@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from kit_testinfra import journal
 
 testinfra_hosts = ["ansible://all"]
 
@@ -15,10 +16,6 @@ UNHASHED = "app.css"
 # curl: the server closed (52) or reset (56) the connection without answering
 NO_ANSWER = (52, 56)
 TLS_FAILURE = 35  # curl: the TLS handshake failed
-
-
-def journal(host, unit="nginx.service"):
-    return host.run(f"journalctl -u {unit} -n 50 --no-pager").stdout
 
 
 def headers_of(output):
@@ -34,7 +31,7 @@ def headers_of(output):
 def test_nginx_is_enabled_and_running(host):
     nginx = host.service("nginx.service")
     assert nginx.is_enabled
-    assert nginx.is_running, journal(host)
+    assert nginx.is_running, journal(host, "nginx.service")
 
 
 def test_whole_configuration_passes_nginx_check(host):
@@ -328,19 +325,3 @@ def test_debian_default_site_is_disabled(host):
 def test_host_has_no_failed_units(host):
     failed = json.loads(host.check_output("systemctl list-units --failed --output=json"))
     assert failed == []
-
-
-def test_invalid_rate_fails_with_the_variable_named_and_changes_nothing(host, run_role):
-    site = "/etc/nginx/sites-available/kitapp.conf"
-    before = host.file(site).sha256sum
-    result = run_role(host.backend.host, json.dumps({"nginx_token_rate": "fast"}))
-    assert result.returncode != 0
-    assert "nginx_token_rate" in result.stdout + result.stderr
-    assert host.file(site).sha256sum == before
-
-
-def test_wrong_input_type_fails_argument_validation(host, run_role):
-    result = run_role(host.backend.host, json.dumps({"nginx_token_burst": "many"}))
-    assert result.returncode != 0
-    assert "Validation of arguments failed" in result.stderr + result.stdout
-    assert "nginx_token_burst" in result.stderr + result.stdout

@@ -33,7 +33,7 @@ def nginx_pid(host):
 def restore_scenario(host, run_role):
     """After the test, converge the role again with the scenario's own inputs."""
     yield
-    result = run_role(host.backend.host, "{}")
+    result = run_role(host.backend.host)
     assert result.returncode == 0, result.stdout[-3000:]
 
 
@@ -44,7 +44,7 @@ def test_broken_snippet_fails_the_play_and_the_old_config_keeps_serving(
     before = checksums(host)
     pid = nginx_pid(host)
 
-    result = run_role(host.backend.host, json.dumps({"nginx_extra_directives": [BROKEN]}))
+    result = run_role(host.backend.host, {"nginx_extra_directives": [BROKEN]})
 
     output = result.stdout + result.stderr
     assert result.returncode != 0
@@ -70,7 +70,7 @@ def test_app_servers_as_host_port_are_proxied_to(host, run_role, role_vars, curl
 
     result = run_role(
         host.backend.host,
-        json.dumps({"nginx_upstream_servers": [tcp], "nginx_static_root": ""}),
+        {"nginx_upstream_servers": [tcp], "nginx_static_root": ""},
     )
 
     assert result.returncode == 0, result.stdout[-3000:]

@@ -2,7 +2,8 @@
 HTTPS, reload, restart, reopen its logs after a rotation)."""
 
 import re
-import time
+
+from kit_testinfra import wait_until
 
 testinfra_hosts = ["ansible://all"]
 
@@ -18,15 +19,6 @@ def workers(host):
 def https_status(curl, server_name):
     result = curl("--output", "/dev/null", "--write-out", "%{http_code}", f"https://{server_name}/")
     return result.stdout
-
-
-def wait_until(condition, timeout=20.0, what="condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def test_nginx_exposure_is_at_most_3(host):
@@ -46,7 +38,9 @@ def test_sandbox_is_in_force(host):
 def test_reload_under_the_sandbox_keeps_the_master_and_renews_the_workers(host, curl, server_name):
     pid, before = master_pid(host), workers(host)
     host.run_test("systemctl reload nginx.service")
-    wait_until(lambda: workers(host) and not workers(host) & before, what="new workers")
+    assert wait_until(lambda: workers(host) and not workers(host) & before, 20), (
+        "no new workers within 20 s"
+    )
     assert master_pid(host) == pid
     assert https_status(curl, server_name) != "000"
 
@@ -56,14 +50,16 @@ def test_logs_are_reopened_after_a_rotation(host, curl, server_name):
     host.run_test("mv /var/log/nginx/access.log /var/log/nginx/access.log.sandbox-test")
     try:
         host.run_test("systemctl kill -s USR1 --kill-whom=main nginx.service")
-        wait_until(lambda: host.file("/var/log/nginx/access.log").exists, what="a new access.log")
+        assert wait_until(lambda: host.file("/var/log/nginx/access.log").exists, 20), (
+            "no new access.log within 20 s"
+        )
         curl("--output", "/dev/null", f"https://{server_name}/sandbox-rotation-probe")
-        wait_until(
+        assert wait_until(
             lambda: (
                 "sandbox-rotation-probe" in host.file("/var/log/nginx/access.log").content_string
             ),
-            what="the request in the new access.log",
-        )
+            20,
+        ), "the request did not reach the new access.log within 20 s"
     finally:
         host.run("cat /var/log/nginx/access.log.sandbox-test >> /var/log/nginx/access.log.1")
         host.run("rm -f /var/log/nginx/access.log.sandbox-test")
@@ -73,4 +69,6 @@ def test_restart_under_the_sandbox_serves_again(host, curl, server_name):
     pid = master_pid(host)
     host.run_test("systemctl restart nginx.service")
     assert master_pid(host) != pid
-    wait_until(lambda: https_status(curl, server_name) != "000", what="HTTPS after a restart")
+    assert wait_until(lambda: https_status(curl, server_name) != "000", 20), (
+        "no HTTPS answer within 20 s of the restart"
+    )

@@ -5,13 +5,17 @@ Runs under Molecule's testinfra verifier, or alone:
 (the tests that run the role again need MOLECULE_INVENTORY_FILE).
 """
 
-import json
-import os
-import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+# The kit's shared Testinfra helpers: the nearest .testinfra/ above this folder.
+sys.path.insert(
+    0, str(next(d / ".testinfra" for d in Path(__file__).parents if (d / ".testinfra").is_dir()))
+)
+from kit_testinfra import journal, recap_changed, role_defaults, run_role_fixture  # noqa: F401
 
 ROLE_DIR = Path(__file__).resolve().parents[3]
 
@@ -19,7 +23,7 @@ ROLE_DIR = Path(__file__).resolve().parents[3]
 @pytest.fixture(scope="module")
 def role_vars(host):
     """The role's defaults and per-distro version, overlaid with the host's inventory variables."""
-    defaults = yaml.safe_load((ROLE_DIR / "defaults" / "main.yml").read_text())
+    defaults = role_defaults(ROLE_DIR)
     major = host.system_info.release.split(".")[0]
     distro = yaml.safe_load((ROLE_DIR / "vars" / f"Debian_{major}.yml").read_text())
     merged = {**defaults, **host.ansible.get_variables()}
@@ -89,61 +93,4 @@ def tcp_psql(host, cluster):
     return run
 
 
-@pytest.fixture(scope="session")
-def run_role(tmp_path_factory):
-    """Run the role (or one of its task files) from the controller with extra variables."""
-    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
-    if not inventory:
-        pytest.skip("needs a Molecule inventory (MOLECULE_INVENTORY_FILE)")
-    plays = tmp_path_factory.mktemp("play")
-
-    def run(host_name, extra_vars, tasks_from="main", tags=None):
-        playbook = plays / f"apply-role-{tasks_from}.yml"
-        playbook.write_text(
-            yaml.safe_dump(
-                [
-                    {
-                        "name": "Apply the role with test inputs",
-                        "hosts": "all",
-                        "become": True,
-                        "tasks": [
-                            {
-                                "name": "Apply the role",
-                                # Its own tasks carry the role's tags: --tags selects among them.
-                                "tags": ["always"],
-                                "ansible.builtin.include_role": {
-                                    "name": ROLE_DIR.name,
-                                    "tasks_from": tasks_from,
-                                },
-                            }
-                        ],
-                    }
-                ]
-            )
-        )
-        env = {
-            **os.environ,
-            "ANSIBLE_ROLES_PATH": str(ROLE_DIR.parent),
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_FORCE_COLOR": "0",
-        }
-        return subprocess.run(
-            [
-                "ansible-playbook",
-                "--inventory",
-                inventory,
-                "--limit",
-                host_name,
-                "--extra-vars",
-                json.dumps(extra_vars),
-                *(["--tags", tags] if tags else []),
-                str(playbook),
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-            timeout=600,
-        )
-
-    return run
+run_role = run_role_fixture(ROLE_DIR)

@@ -7,6 +7,7 @@ import shlex
 import time
 
 import pytest
+from kit_testinfra import case_failure, journal, run_refused, wait_on_host, wait_until
 
 testinfra_hosts = ["ansible://all"]
 
@@ -16,10 +17,6 @@ SCRATCH = "/var/lib/postgresql"
 SEED_CHECKSUM = (
     "SELECT count(*) || ' ' || md5(string_agg(orders::text, E'\\n' ORDER BY id)) FROM orders"
 )
-
-
-def journal(host, unit):
-    return host.run(f"journalctl -u {unit} -n 50 --no-pager").stdout
 
 
 def changed_tasks(result):
@@ -217,20 +214,9 @@ def test_other_roles_cannot_connect_to_app_database(superuser_sql):
 # Backups -----------------------------------------------------------------------------------
 
 
-def wait_until(host, condition, seconds):
-    """Poll a shell condition on the host every 0.1 s; True when it held in time."""
-    loop = f"for _ in $(seq {seconds * 10}); do {condition} && exit 0; sleep 0.1; done"
-    return host.run(f"{loop}; exit 1").rc == 0
-
-
 def wait_for_sql(superuser_sql, sql, expected, seconds=30, **params):
     """Poll a query until it returns the expected value; True when it did in time."""
-    deadline = time.monotonic() + seconds
-    while superuser_sql(sql, **params) != expected:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
+    return wait_until(lambda: superuser_sql(sql, **params) == expected, seconds)
 
 
 def last_run_journal(host, wait_for=None, unit=BACKUP_UNIT):
@@ -242,7 +228,7 @@ def last_run_journal(host, wait_for=None, unit=BACKUP_UNIT):
         f"INVOCATION_ID={invocation}"
     )
     if wait_for:
-        wait_until(host, f"{read} | grep -Eq {shlex.quote(wait_for)}", 10)
+        wait_on_host(host, f"{read} | grep -Eq {shlex.quote(wait_for)}", 10)
     return host.run(read).stdout
 
 
@@ -261,7 +247,7 @@ def start_backup(host, role_vars):
     """Start the backup service once its dump names (one-second resolution) are new again."""
     stamp = "date -u +legacy_%Y%m%dT%H%M%SZ.pgc"
     newest = (legacy_dumps(host, role_vars) or ["none"])[-1].rsplit("/", 1)[-1]
-    assert wait_until(host, f'[ "$({stamp})" != {newest} ]', 5)
+    assert wait_on_host(host, f'[ "$({stamp})" != {newest} ]', 5)
     return host.run(f"systemctl start {BACKUP_UNIT}.service")
 
 
@@ -578,7 +564,7 @@ def blocked_backup(host, role_vars, cluster, superuser_sql, backup_dumps):
 
 def test_killed_pg_dump_fails_the_run_and_removes_no_dump(host, role_vars, blocked_backup):
     host.run_expect([0], "kill -9 $(pgrep -x pg_dump)")
-    assert wait_until(host, f"systemctl is-failed -q {BACKUP_UNIT}.service", 30)
+    assert wait_on_host(host, f"systemctl is-failed -q {BACKUP_UNIT}.service", 30)
     log = last_run_journal(host, wait_for="pg_dump of legacy failed")
     assert "pg_dump of legacy failed" in log
     # Nothing was pruned after the failed dump, not even dumps past the age limit.
@@ -590,7 +576,7 @@ def test_next_run_removes_what_a_killed_run_left_and_keeps_a_good_dump(
     host, role_vars, superuser_sql, blocked_backup
 ):
     host.run_expect([0], f"systemctl kill --signal=SIGKILL {BACKUP_UNIT}.service")
-    assert wait_until(host, f"systemctl is-failed -q {BACKUP_UNIT}.service", 30)
+    assert wait_on_host(host, f"systemctl is-failed -q {BACKUP_UNIT}.service", 30)
     partial = legacy_dumps(host, role_vars, "*.partial")
     assert len(partial) == 1, "the killed run left no partial dump to clean up"
     assert legacy_dumps(host, role_vars) == blocked_backup["old"]
@@ -720,10 +706,10 @@ def rerun(host, run_role, role_vars, superuser_sql, app_user):
     result = run_role(
         host.backend.host,
         {"postgresql_users": users, "postgresql_settings": settings},
-        tags="postgresql_configure",
+        options=["--tags", "postgresql_configure"],
     )
     yield {"result": result, "password": rotated, "started_before": before}
-    restored = run_role(host.backend.host, {}, tags="postgresql_configure")
+    restored = run_role(host.backend.host, {}, options=["--tags", "postgresql_configure"])
     assert restored.returncode == 0, restored.stdout + restored.stderr
 
 
@@ -759,18 +745,6 @@ def host_state(host, cluster):
     }
 
 
-def test_major_version_change_is_refused_and_changes_nothing(host, run_role, cluster):
-    other = cluster["version"] + 1
-    before = host_state(host, cluster)
-    result = run_role(host.backend.host, {"postgresql_version": other})
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert f"({cluster['version']}/{cluster['name']})" in output
-    assert "pg_upgradecluster" in output
-    assert not host.file(f"/etc/postgresql/{other}").exists
-    assert host_state(host, cluster) == before
-
-
 HBA_LINE = {
     "type": "host",
     "database": "all",
@@ -781,74 +755,108 @@ HBA_LINE = {
 INJECTED_TRUST = "scram-sha-256\nhost all all 0.0.0.0/0 trust"
 
 
-@pytest.mark.parametrize(
-    ("extra_vars", "messages"),
-    [
-        (
-            {"postgresql_databases": [{"name": "my db", "owner": "app"}]},
-            ["postgresql_databases", "my db"],
-        ),
-        (
-            {"postgresql_users": [{"name": "nopass"}]},
-            ["Validation of arguments failed", "postgresql_users", "password"],
-        ),
-        (
-            {"postgresql_port": "fivefourthreetwo"},
-            ["Validation of arguments failed", "postgresql_port"],
-        ),
-        (
-            {"postgresql_app_cidrs": ["10.0.0.0/24", "everywhere"]},
-            ["postgresql_app_cidrs", "everywhere"],
-        ),
-        (
-            {"postgresql_backup_max_age_days": -1},
-            ["postgresql_backup_max_age_days", "got -1"],
-        ),
-        # A line break would add a pg_hba.conf line of its own, past the no-trust check. (In
-        # `method`, the argument spec's choices refuse it first.)
-        (
-            {"postgresql_hba_entries": [HBA_LINE | {"method": INJECTED_TRUST}]},
-            ["Validation of arguments failed", "value of method must be one of"],
-        ),
-        (
-            {"postgresql_hba_entries": [HBA_LINE | {"user": f"all {INJECTED_TRUST}"}]},
-            ["postgresql_hba_entries must not contain a line break"],
-        ),
-        (
-            {"postgresql_hba_entries": [HBA_LINE | {"address": f"10.9.0.0/24 {INJECTED_TRUST}"}]},
-            ["postgresql_hba_entries must not contain a line break"],
-        ),
-        (
-            {"postgresql_settings": {"work_mem": "'8MB'\nlisten_addresses = '*'"}},
-            ["postgresql_settings must not contain a line break"],
-        ),
-        # The example vault's password: public.
-        (
-            {"postgresql_users": [{"name": "app", "password": "example-db-password-replace-me"}]},
-            ["postgresql_users (password of app) still holds a placeholder", "make vault"],
-        ),
-    ],
-    ids=[
-        "database-name-with-space",
-        "missing-password",
-        "port-not-a-number",
-        "bad-cidr",
-        "negative-backup-age",
-        "hba-method-with-a-trust-line",
-        "hba-user-with-a-trust-line",
-        "hba-address-with-a-trust-line",
-        "setting-with-another-setting",
-        "placeholder-password",
-    ],
+# Bad inputs: each fails before any change, with the variable named; all in one run of
+# Ansible (kit_testinfra.run_refused), a play each.
+BAD_INPUTS = dict(
+    zip(
+        [
+            "database-name-with-space",
+            "missing-password",
+            "port-not-a-number",
+            "bad-cidr",
+            "negative-backup-age",
+            "hba-method-with-a-trust-line",
+            "hba-user-with-a-trust-line",
+            "hba-address-with-a-trust-line",
+            "setting-with-another-setting",
+            "placeholder-password",
+        ],
+        [
+            (
+                {"postgresql_databases": [{"name": "my db", "owner": "app"}]},
+                ["postgresql_databases", "my db"],
+            ),
+            (
+                {"postgresql_users": [{"name": "nopass"}]},
+                ["Validation of arguments failed", "postgresql_users", "password"],
+            ),
+            (
+                {"postgresql_port": "fivefourthreetwo"},
+                ["Validation of arguments failed", "postgresql_port"],
+            ),
+            (
+                {"postgresql_app_cidrs": ["10.0.0.0/24", "everywhere"]},
+                ["postgresql_app_cidrs", "everywhere"],
+            ),
+            (
+                {"postgresql_backup_max_age_days": -1},
+                ["postgresql_backup_max_age_days", "got -1"],
+            ),
+            # A line break would add a pg_hba.conf line of its own, past the no-trust check. (In
+            # `method`, the argument spec's choices refuse it first.)
+            (
+                {"postgresql_hba_entries": [HBA_LINE | {"method": INJECTED_TRUST}]},
+                ["Validation of arguments failed", "value of method must be one of"],
+            ),
+            (
+                {"postgresql_hba_entries": [HBA_LINE | {"user": f"all {INJECTED_TRUST}"}]},
+                ["postgresql_hba_entries must not contain a line break"],
+            ),
+            (
+                {
+                    "postgresql_hba_entries": [
+                        HBA_LINE | {"address": f"10.9.0.0/24 {INJECTED_TRUST}"}
+                    ]
+                },
+                ["postgresql_hba_entries must not contain a line break"],
+            ),
+            (
+                {"postgresql_settings": {"work_mem": "'8MB'\nlisten_addresses = '*'"}},
+                ["postgresql_settings must not contain a line break"],
+            ),
+            # The example vault's password: public.
+            (
+                {
+                    "postgresql_users": [
+                        {"name": "app", "password": "example-db-password-replace-me"}
+                    ]
+                },
+                ["postgresql_users (password of app) still holds a placeholder", "make vault"],
+            ),
+        ],
+        strict=True,
+    )
 )
-def test_invalid_input_fails_before_any_change(host, run_role, cluster, extra_vars, messages):
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(host, run_role, cluster):
+    """The bad inputs above, and a major version other than the cluster's (refused: the
+    role never upgrades a cluster; pg_upgradecluster does)."""
+    other = cluster["version"] + 1
+    cases = {case: extra_vars for case, (extra_vars, _) in BAD_INPUTS.items()}
+    cases["other-major-version"] = {"postgresql_version": other}
     before = host_state(host, cluster)
-    result = run_role(host.backend.host, extra_vars)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
-    for message in messages:
-        assert message in output
+    return run_refused(run_role, host.backend.host, cases), before, other
+
+
+def test_bad_inputs_change_nothing(host, cluster, bad_inputs):
+    _, before, other = bad_inputs
     assert host_state(host, cluster) == before
+    assert not host.file(f"/etc/postgresql/{other}").exists
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_invalid_input_fails_before_any_change(bad_inputs, case):
+    failure = case_failure(bad_inputs[0], case)
+    for message in BAD_INPUTS[case][1]:
+        assert message in failure
+
+
+def test_major_version_change_is_refused_with_the_way_to_upgrade(bad_inputs, cluster):
+    failure = case_failure(bad_inputs[0], "other-major-version")
+    assert f"({cluster['version']}/{cluster['name']})" in failure
+    assert "pg_upgradecluster" in failure
 
 
 def test_host_has_no_failed_units(host):

@@ -5,16 +5,9 @@ test_postgresql.py on the same sandboxed server)."""
 import re
 import time
 
+from kit_testinfra import wait_until
+
 testinfra_hosts = ["ansible://all"]
-
-
-def wait_until(condition, timeout=30.0, what="condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def accepts_connections(host, cluster):
@@ -48,7 +41,9 @@ def test_restart_under_the_sandbox_through_systemd_and_pg_ctlcluster(host, clust
     ):
         pid = main_pid(host, cluster)
         host.run_test(command)
-        wait_until(lambda: accepts_connections(host, cluster), what=f"the cluster after {command}")
+        assert wait_until(lambda: accepts_connections(host, cluster), 30), (
+            f"the cluster accepted no connection within 30 s of {command}"
+        )
         assert main_pid(host, cluster) != pid, command
         assert superuser_sql("SELECT 1") == "1"
     assert "online" in host.check_output(f"pg_lsclusters {cluster['version']} {cluster['name']}")
@@ -72,7 +67,6 @@ def test_the_server_log_reaches_the_journal_under_the_sandbox(host, cluster, sup
     marker = f"kit-sandbox-log-probe-{time.time_ns()}"
     # (psql does not expand variables in a dollar-quoted body; the marker is plain text.)
     superuser_sql(f"DO $$ BEGIN RAISE LOG '{marker}'; END $$")
-    wait_until(
-        lambda: marker in host.run(f"journalctl -t {tag} -n 200 --no-pager -o cat").stdout,
-        what="the marker in the journal",
-    )
+    assert wait_until(
+        lambda: marker in host.run(f"journalctl -t {tag} -n 200 --no-pager -o cat").stdout, 30
+    ), "the marker did not reach the journal within 30 s"

@@ -7,16 +7,15 @@ import re
 import time
 
 import pytest
+from kit_testinfra import assert_refused, journal, run_refused
+
+HOOK = "/etc/letsencrypt/renewal-hooks/deploy/50-kit-reload"
 
 testinfra_hosts = ["ansible://all"]
 
 LISTENER_CA = "/etc/pebble/tls/ca.pem"
 FORCE_DROPIN_DIR = "/run/systemd/system/certbot.service.d"
 FORCE_DROPIN = f"{FORCE_DROPIN_DIR}/zz-test-force-renewal.conf"
-
-
-def journal(host, unit):
-    return host.run(f"journalctl -u {unit} -n 50 --no-pager").stdout
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +85,7 @@ def test_renewal_uses_the_webroot_and_the_configured_server(host, role_vars, nam
 
 
 def test_deploy_hook_checks_and_reloads_nginx(host):
-    hook = host.file("/etc/letsencrypt/renewal-hooks/deploy/50-kit-reload")
+    hook = host.file(HOOK)
     assert hook.mode == 0o755
     assert "nginx -t -q" in hook.content_string
     assert "systemctl reload nginx.service" in hook.content_string
@@ -160,42 +159,6 @@ def test_forced_renewal_through_the_timers_service_is_served_without_manual_relo
     )
 
 
-def test_unknown_provider_fails_validation_with_the_variable_named(host, run_role):
-    result = run_role(host.backend.host, json.dumps({"tls_provider": "letsencrypt"}))
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert "Validation of arguments failed" in output
-    assert "tls_provider" in output
-
-
-@pytest.mark.parametrize(
-    ("extra_vars", "message"),
-    [
-        (
-            {"tls_acme_reload_check_command": "nginx -t -q; touch /root/owned"},
-            "tls_acme_reload_check_command must be one plain command",
-        ),
-        (
-            {"tls_acme_reload_check_command": "nginx -t -q\ntouch /root/owned"},
-            "tls_acme_reload_check_command must not contain a line break",
-        ),
-        (
-            {"tls_acme_reload_service": "nginx.service && touch /root/owned"},
-            "tls_acme_reload_service must be a systemd unit name",
-        ),
-    ],
-    ids=["command-chained", "command-line-break", "service-chained"],
-)
-def test_injected_deploy_hook_input_fails_before_any_change(host, run_role, extra_vars, message):
-    hook = "/etc/letsencrypt/renewal-hooks/deploy/50-kit-reload"
-    before = host.file(hook).sha256sum
-    result = run_role(host.backend.host, json.dumps(extra_vars))
-    assert result.returncode != 0
-    assert message in result.stdout + result.stderr
-    assert host.file(hook).sha256sum == before
-    assert not host.file("/root/owned").exists
-
-
 MAKE_PEMS = r"""
 import datetime, json
 from cryptography import x509
@@ -243,23 +206,55 @@ def tls_files(host, role_vars, name):
     }
 
 
-@pytest.mark.parametrize(
-    ("cert", "key", "message"),
-    [
-        ("cert", "other_key", "tls_provided_key does not match the certificate"),
-        ("expired_cert", "key", "is not valid now"),
-    ],
-)
-def test_bad_provided_certificate_fails_clearly_and_changes_nothing(
-    host, run_role, role_vars, name, pems, cert, key, message
-):
-    before = tls_files(host, role_vars, name)
-    extra = {
+# Bad inputs: each fails before any change, with the variable named; all in one run of
+# Ansible (kit_testinfra.run_refused), a play each. The provided certificates are made on
+# the host (pems).
+BAD_INPUTS = {
+    "unknown-provider": ({"tls_provider": "letsencrypt"}, "Validation of arguments failed"),
+    "command-chained": (
+        {"tls_acme_reload_check_command": "nginx -t -q; touch /root/owned"},
+        "tls_acme_reload_check_command must be one plain command",
+    ),
+    "command-line-break": (
+        {"tls_acme_reload_check_command": "nginx -t -q\ntouch /root/owned"},
+        "tls_acme_reload_check_command must not contain a line break",
+    ),
+    "service-chained": (
+        {"tls_acme_reload_service": "nginx.service && touch /root/owned"},
+        "tls_acme_reload_service must be a systemd unit name",
+    ),
+    "key-of-another-certificate": (
+        {"cert": "cert", "key": "other_key"},
+        "tls_provided_key does not match the certificate",
+    ),
+    "expired-certificate": ({"cert": "expired_cert", "key": "key"}, "is not valid now"),
+}
+
+
+def case_vars(extra_vars, pems):
+    if "cert" not in extra_vars:
+        return extra_vars
+    return {
         "tls_provider": "provided",
-        "tls_provided_certificate": pems[cert],
-        "tls_provided_key": pems[key],
+        "tls_provided_certificate": pems[extra_vars["cert"]],
+        "tls_provided_key": pems[extra_vars["key"]],
     }
-    result = run_role(host.backend.host, json.dumps(extra))
-    assert result.returncode != 0
-    assert message in result.stdout + result.stderr
-    assert tls_files(host, role_vars, name) == before
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(host, run_role, role_vars, name, pems):
+    before = tls_files(host, role_vars, name), host.file(HOOK).sha256sum
+    cases = {case: case_vars(extra_vars, pems) for case, (extra_vars, _) in BAD_INPUTS.items()}
+    return run_refused(run_role, host.backend.host, cases), before
+
+
+def test_bad_inputs_change_no_certificate_and_no_hook(host, role_vars, name, bad_inputs):
+    assert (tls_files(host, role_vars, name), host.file(HOOK).sha256sum) == bad_inputs[1]
+    assert not host.file("/root/owned").exists
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_bad_input_fails_with_a_clear_message(bad_inputs, case):
+    extra_vars, message = BAD_INPUTS[case]
+    named = "" if "cert" in extra_vars else next(iter(extra_vars))
+    assert_refused(bad_inputs[0], case, message, named)
