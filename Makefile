@@ -30,7 +30,7 @@ compile = PIP_CONFIG_FILE=/dev/null $(CURDIR)/.venv-lock/bin/pip-compile --quiet
 	--strip-extras --no-emit-index-url --no-emit-find-links $(1)
 
 .PHONY: help bootstrap apt docker apt-cache venv images lint test test-app test-tools scenario bench \
-        demo demo-down clean clean-images lock vault
+        demo demo-down clean clean-images lock vault docs
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -69,7 +69,11 @@ $(APP_VENV)/.installed: sample_app/requirements/dev.lock
 vault: venv ## Make INVENTORY's own vault of random secrets (e.g. make vault INVENTORY=inventory/production)
 	@.config/scripts/new-vault.sh "$(INVENTORY)" $(VAULT_PASSWORD_FILE)
 
-lint: venv ## Lint: yamllint, ansible-lint (production profile), ruff
+docs: venv ## Rewrite the role READMEs' variable tables from meta/argument_specs.yml (aar-doc)
+	$(call say,Role READMEs from meta/argument_specs.yml)
+	@.config/scripts/role-docs.sh
+
+lint: venv ## Lint: yamllint, ansible-lint (production profile), ruff, role README tables
 	$(call say,yamllint)
 	@$(BIN)/yamllint --strict .
 	$(call say,ansible-lint)
@@ -77,6 +81,8 @@ lint: venv ## Lint: yamllint, ansible-lint (production profile), ruff
 	$(call say,ruff)
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
+	$(call say,Role READMEs' variable tables match meta/argument_specs.yml (make docs rewrites them))
+	@.config/scripts/role-docs.sh --check
 	$(call say,No async tasks (with ansible-core 2.19 Mitogen's async jobs never report back))
 	@if grep -rnE '^[[:space:]]*async:' roles playbooks molecule; then \
 	    echo "ERROR: async tasks hang under the kit's Mitogen strategy (see ansible.cfg)"; exit 1; fi
