@@ -72,7 +72,10 @@ def _strategy(strategy):
 def _mitogen_inventory(inventory, directory):
     """A second inventory source that names the `docker` connection for Molecule's hosts:
     Mitogen takes over that name only (its host variables win over the first source's, which
-    keeps its group_vars/ beside it)."""
+    keeps its group_vars/ beside it). None for an inventory directory (a full-stack scenario's,
+    whose shared config names `docker` already)."""
+    if not Path(inventory).is_file():
+        return None
     hosts = {}
     for group in yaml.safe_load(Path(inventory).read_text()).values():
         for name, host_vars in ((group or {}).get("hosts") or {}).items():
@@ -108,8 +111,9 @@ def run_playbook(
     }
     with tempfile.TemporaryDirectory(prefix="kit-inventory-") as scratch:
         inventories = ["--inventory", str(inventory)]
-        if strategy != "linear":
-            inventories += ["--inventory", str(_mitogen_inventory(inventory, scratch))]
+        connection = _mitogen_inventory(inventory, scratch) if strategy != "linear" else None
+        if connection:
+            inventories += ["--inventory", str(connection)]
         command = [
             "ansible-playbook",
             *inventories,
