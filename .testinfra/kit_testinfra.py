@@ -18,7 +18,6 @@ import json
 import os
 import re
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -69,23 +68,6 @@ def _strategy(strategy):
     return strategy if STRATEGY_PLUGINS.is_dir() else "linear"
 
 
-def _mitogen_inventory(inventory, directory):
-    """A second inventory source that names the `docker` connection for Molecule's hosts:
-    Mitogen takes over that name only (its host variables win over the first source's, which
-    keeps its group_vars/ beside it). None for an inventory directory (a full-stack scenario's,
-    whose shared config names `docker` already)."""
-    if not Path(inventory).is_file():
-        return None
-    hosts = {}
-    for group in yaml.safe_load(Path(inventory).read_text()).values():
-        for name, host_vars in ((group or {}).get("hosts") or {}).items():
-            if (host_vars or {}).get("ansible_connection") == "community.docker.docker":
-                hosts[name] = {"ansible_connection": "docker"}
-    path = Path(directory) / "connection.yml"
-    path.write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
-    return path
-
-
 def run_playbook(
     playbook,
     inventory,
@@ -109,22 +91,19 @@ def run_playbook(
         **({"ANSIBLE_STRATEGY_PLUGINS": str(STRATEGY_PLUGINS)} if strategy != "linear" else {}),
         **(env_extra or {}),
     }
-    with tempfile.TemporaryDirectory(prefix="kit-inventory-") as scratch:
-        inventories = ["--inventory", str(inventory)]
-        connection = _mitogen_inventory(inventory, scratch) if strategy != "linear" else None
-        if connection:
-            inventories += ["--inventory", str(connection)]
-        command = [
-            "ansible-playbook",
-            *inventories,
-            *(["--limit", limit] if limit else []),
-            *(["--extra-vars", json.dumps(extra_vars)] if extra_vars else []),
-            *options,
-            str(playbook),
-        ]
-        return subprocess.run(
-            command, capture_output=True, text=True, env=env, check=False, timeout=timeout
-        )
+    # The shared Molecule config names the `docker` connection, the one Mitogen takes over.
+    command = [
+        "ansible-playbook",
+        "--inventory",
+        str(inventory),
+        *(["--limit", limit] if limit else []),
+        *(["--extra-vars", json.dumps(extra_vars)] if extra_vars else []),
+        *options,
+        str(playbook),
+    ]
+    return subprocess.run(
+        command, capture_output=True, text=True, env=env, check=False, timeout=timeout
+    )
 
 
 def _apply(role, tasks_from):

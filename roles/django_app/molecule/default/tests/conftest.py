@@ -13,13 +13,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 # The kit's shared Testinfra helpers: the nearest .testinfra/ above this folder.
 sys.path.insert(
     0, str(next(d / ".testinfra" for d in Path(__file__).parents if (d / ".testinfra").is_dir()))
 )
-from kit_testinfra import journal, recap_changed, run_role_fixture  # noqa: F401
+from kit_testinfra import journal, recap_changed, role_defaults, run_role_fixture  # noqa: F401
 
 ROLE_DIR = Path(__file__).resolve().parents[3]
 ROLES_DIR = ROLE_DIR.parent
@@ -30,21 +29,21 @@ KIT_DIR = ROLES_DIR.parent
 # dropped from the list, what -vvv shows) drive the role through many runs; they behave the
 # same on every distribution, so they run on Debian 13 only unless KIT_TEST_EVERY_DISTRO=1.
 # The state tests (units, sandbox, app, releases, inputs, jobs that run) run on both.
-every_distro = os.environ.get("KIT_TEST_EVERY_DISTRO") == "1"
 role_logic = pytest.mark.skipif(
-    os.environ.get("MOLECULE_DISTRO", "13") != "13" and not every_distro,
+    os.environ.get("MOLECULE_DISTRO", "13") != "13"
+    and os.environ.get("KIT_TEST_EVERY_DISTRO") != "1",
     reason="the role's own logic runs on Debian 13 (KIT_TEST_EVERY_DISTRO=1: here too)",
 )
-
-
-def _defaults(role):
-    return yaml.safe_load((ROLES_DIR / role / "defaults" / "main.yml").read_text())
 
 
 @pytest.fixture(scope="module")
 def role_vars(host):
     """Both roles' defaults overlaid with the host's inventory variables."""
-    return {**_defaults("gunicorn"), **_defaults("django_app"), **host.ansible.get_variables()}
+    return {
+        **role_defaults(ROLES_DIR / "gunicorn"),
+        **role_defaults(ROLE_DIR),
+        **host.ansible.get_variables(),
+    }
 
 
 @pytest.fixture(scope="module")

@@ -757,76 +757,51 @@ INJECTED_TRUST = "scram-sha-256\nhost all all 0.0.0.0/0 trust"
 
 # Bad inputs: each fails before any change, with the variable named; all in one run of
 # Ansible (kit_testinfra.run_refused), a play each.
-BAD_INPUTS = dict(
-    zip(
-        [
-            "database-name-with-space",
-            "missing-password",
-            "port-not-a-number",
-            "bad-cidr",
-            "negative-backup-age",
-            "hba-method-with-a-trust-line",
-            "hba-user-with-a-trust-line",
-            "hba-address-with-a-trust-line",
-            "setting-with-another-setting",
-            "placeholder-password",
-        ],
-        [
-            (
-                {"postgresql_databases": [{"name": "my db", "owner": "app"}]},
-                ["postgresql_databases", "my db"],
-            ),
-            (
-                {"postgresql_users": [{"name": "nopass"}]},
-                ["Validation of arguments failed", "postgresql_users", "password"],
-            ),
-            (
-                {"postgresql_port": "fivefourthreetwo"},
-                ["Validation of arguments failed", "postgresql_port"],
-            ),
-            (
-                {"postgresql_app_cidrs": ["10.0.0.0/24", "everywhere"]},
-                ["postgresql_app_cidrs", "everywhere"],
-            ),
-            (
-                {"postgresql_backup_max_age_days": -1},
-                ["postgresql_backup_max_age_days", "got -1"],
-            ),
-            # A line break would add a pg_hba.conf line of its own, past the no-trust check. (In
-            # `method`, the argument spec's choices refuse it first.)
-            (
-                {"postgresql_hba_entries": [HBA_LINE | {"method": INJECTED_TRUST}]},
-                ["Validation of arguments failed", "value of method must be one of"],
-            ),
-            (
-                {"postgresql_hba_entries": [HBA_LINE | {"user": f"all {INJECTED_TRUST}"}]},
-                ["postgresql_hba_entries must not contain a line break"],
-            ),
-            (
-                {
-                    "postgresql_hba_entries": [
-                        HBA_LINE | {"address": f"10.9.0.0/24 {INJECTED_TRUST}"}
-                    ]
-                },
-                ["postgresql_hba_entries must not contain a line break"],
-            ),
-            (
-                {"postgresql_settings": {"work_mem": "'8MB'\nlisten_addresses = '*'"}},
-                ["postgresql_settings must not contain a line break"],
-            ),
-            # The example vault's password: public.
-            (
-                {
-                    "postgresql_users": [
-                        {"name": "app", "password": "example-db-password-replace-me"}
-                    ]
-                },
-                ["postgresql_users (password of app) still holds a placeholder", "make vault"],
-            ),
-        ],
-        strict=True,
-    )
-)
+BAD_INPUTS = {
+    "database-name-with-space": (
+        {"postgresql_databases": [{"name": "my db", "owner": "app"}]},
+        ["postgresql_databases", "my db"],
+    ),
+    "missing-password": (
+        {"postgresql_users": [{"name": "nopass"}]},
+        ["Validation of arguments failed", "postgresql_users", "password"],
+    ),
+    "port-not-a-number": (
+        {"postgresql_port": "fivefourthreetwo"},
+        ["Validation of arguments failed", "postgresql_port"],
+    ),
+    "bad-cidr": (
+        {"postgresql_app_cidrs": ["10.0.0.0/24", "everywhere"]},
+        ["postgresql_app_cidrs", "everywhere"],
+    ),
+    "negative-backup-age": (
+        {"postgresql_backup_max_age_days": -1},
+        ["postgresql_backup_max_age_days", "got -1"],
+    ),
+    # A line break would add a pg_hba.conf line of its own, past the no-trust check. (In
+    # `method`, the argument spec's choices refuse it first.)
+    "hba-method-with-a-trust-line": (
+        {"postgresql_hba_entries": [HBA_LINE | {"method": INJECTED_TRUST}]},
+        ["Validation of arguments failed", "value of method must be one of"],
+    ),
+    "hba-user-with-a-trust-line": (
+        {"postgresql_hba_entries": [HBA_LINE | {"user": f"all {INJECTED_TRUST}"}]},
+        ["postgresql_hba_entries must not contain a line break"],
+    ),
+    "hba-address-with-a-trust-line": (
+        {"postgresql_hba_entries": [HBA_LINE | {"address": f"10.9.0.0/24 {INJECTED_TRUST}"}]},
+        ["postgresql_hba_entries must not contain a line break"],
+    ),
+    "setting-with-another-setting": (
+        {"postgresql_settings": {"work_mem": "'8MB'\nlisten_addresses = '*'"}},
+        ["postgresql_settings must not contain a line break"],
+    ),
+    # The example vault's password: public.
+    "placeholder-password": (
+        {"postgresql_users": [{"name": "app", "password": "example-db-password-replace-me"}]},
+        ["postgresql_users (password of app) still holds a placeholder", "make vault"],
+    ),
+}
 
 
 @pytest.fixture(scope="module")
