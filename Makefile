@@ -30,7 +30,7 @@ compile = PIP_CONFIG_FILE=/dev/null $(CURDIR)/.venv-lock/bin/pip-compile --quiet
 	--strip-extras --no-emit-index-url --no-emit-find-links $(1)
 
 .PHONY: help bootstrap apt docker apt-cache venv images lint test test-app test-tools scenario bench \
-        demo demo-down clean clean-images lock vault docs
+        demo demo-down clean clean-images lock vault docs collection
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -73,6 +73,10 @@ docs: venv ## Rewrite the role READMEs' variable tables from meta/argument_specs
 	$(call say,Role READMEs from meta/argument_specs.yml)
 	@.config/scripts/role-docs.sh
 
+collection: venv ## Build the roles as the Ansible collection django_deploy_kit.stack into dist/ (galaxy.yml)
+	$(call say,ansible-galaxy collection build)
+	@.config/scripts/collection.sh
+
 lint: venv ## Lint: yamllint, ansible-lint (production profile), ruff, role README tables
 	$(call say,yamllint)
 	@$(BIN)/yamllint --strict .
@@ -83,6 +87,8 @@ lint: venv ## Lint: yamllint, ansible-lint (production profile), ruff, role READ
 	@$(BIN)/ruff format --check .
 	$(call say,Role READMEs' variable tables match meta/argument_specs.yml (make docs rewrites them))
 	@.config/scripts/role-docs.sh --check
+	$(call say,Every test host as .config/molecule/config.yml defines it)
+	@$(BIN)/python .config/scripts/systemd-host.py --check
 	$(call say,No async tasks (with ansible-core 2.19 Mitogen's async jobs never report back))
 	@if grep -rnE '^[[:space:]]*async:' roles playbooks molecule; then \
 	    echo "ERROR: async tasks hang under the kit's Mitogen strategy (see ansible.cfg)"; exit 1; fi
