@@ -11,8 +11,8 @@
 # a passing one prints its last lines, a failing one prints everything.
 #
 #   run-tests.sh DIR:SCENARIO ...      (DISTROS="13 12", JOBS=3 by default)
-# A scenario runs on fewer distros when its molecule.yml has a line such as
-#   # kit-distros: 13
+# Which distros a scenario runs on, and the checks that are not scenarios, are data:
+# .config/test-matrix.yml (read by test-queue.py).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -57,10 +57,10 @@ molecule_test() { # dir scenario distro
     # The Docker engine may have died during a long run: bring it back first.
     .config/scripts/ensure-docker.sh >/dev/null || return 1
     .config/scripts/ensure-apt-cache.sh >/dev/null || true  # containers go direct without it
-    case "$dir" in
-        @demo) KIT_DEMO_DISTRO="$distro" .config/scripts/demo-check.sh; return ;;
-        @ssh) KIT_SSH_CHECK_DISTRO="$distro" .config/scripts/ssh-check.sh; return ;;
-    esac
+    if [ "$dir" = @check ]; then # scenario: the command, distro: ENV=distro
+        env "$distro" "$scenario"
+        return
+    fi
     # Molecule's output unbuffered, so that the log's time stamps are when things happened.
     export PYTHONUNBUFFERED=1
     instance="$(basename "$(cd "$dir" && pwd)")-${scenario}"
@@ -75,24 +75,12 @@ molecule_test() { # dir scenario distro
         KIT_ROLE_STRATEGY="${KIT_ROLE_STRATEGY:-$strategy}" molecule test -s "$scenario"
 }
 
-# Pending scenario runs, as "name|dir|scenario|distro".
+# Pending runs, as "name|dir|scenario|distro": the scenarios given on each distro of DISTROS
+# that .config/test-matrix.yml does not leave out, then its checks (`make demo`, site.yml over
+# SSH: dir @check, the command, DISTRO as ENV=distro).
+runs="$(DISTROS="$DISTROS" python3 .config/scripts/test-queue.py "$@")" || exit 2
 queue=()
-for item in "$@"; do
-    dir="${item%%:*}"
-    scenario="${item##*:}"
-    wanted="$(sed -n 's/^# kit-distros:[[:space:]]*//p' "$dir/molecule/$scenario/molecule.yml")"
-    for distro in $DISTROS; do
-        if [ -n "$wanted" ] && [[ " $wanted " != *" $distro "* ]]; then
-            continue
-        fi
-        queue+=("molecule ${dir#./}:${scenario} (Debian ${distro})|$dir|$scenario|$distro")
-    done
-done
-# `make demo` as a user runs it (Debian 13, the demo's) and site.yml over SSH as on a real
-# server; KIT_TEST_DEMO=0 leaves both out.
-if [ "${KIT_TEST_DEMO:-1}" = 1 ] && [[ " $DISTROS " == *" 13 "* ]]; then
-    queue+=("make demo (Debian 13)|@demo|demo|13" "site.yml over SSH (Debian 13)|@ssh|ssh|13")
-fi
+[ -n "$runs" ] && mapfile -t queue <<<"$runs"
 # Longest first, so that no long run starts last while the other slots sit idle: by the
 # seconds each run took last time on this machine (.cache/test-seconds.tsv, written at the
 # end of every run), else as measured for the README (.config/scripts/test-seconds.tsv).
