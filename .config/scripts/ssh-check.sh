@@ -29,17 +29,8 @@ mkdir -p "$work"
 chmod 0700 "$work"
 
 say "A server: ${NAME} from ${IMAGE}, sshd and a sudo-capable login"
-docker run --detach --name "$NAME" --hostname "$NAME" \
-    --cap-add SYS_ADMIN --security-opt seccomp=unconfined --cgroupns host \
-    --volume /sys/fs/cgroup:/sys/fs/cgroup:rw \
-    --add-host kit-apt-cache:host-gateway --volume "${KIT_PIP_CACHE:-/var/cache/kit/pip}:/root/.cache/pip" \
-    --tmpfs /run:rw,exec --tmpfs /run/lock:rw --tmpfs /tmp:rw,exec \
-    --stop-signal SIGRTMIN+3 "$IMAGE" /lib/systemd/systemd >/dev/null
-for _ in $(seq 1 60); do
-    state="$(docker exec "$NAME" systemctl is-system-running 2>/dev/null || true)"
-    [[ "$state" == running || "$state" == degraded ]] && break
-    sleep 1
-done
+# The test hosts' definition (.config/molecule/config.yml); returns once systemd has booted.
+python3 .config/scripts/systemd-host.py "$NAME" "$IMAGE" >/dev/null
 ssh-keygen -q -t ed25519 -N '' -C kit-ssh-check -f "$work/id_ed25519"
 docker exec -i "$NAME" bash -euc '
     export DEBIAN_FRONTEND=noninteractive
