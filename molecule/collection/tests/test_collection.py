@@ -1,5 +1,6 @@
 """The collection galaxy.yml builds, installed offline into an empty collections path, serves
-the web tier by FQCN: nginx answers HTTPS with the certificate the tls role made, CA pinned."""
+the web tier by FQCN: nginx answers HTTPS with the certificate the tls role made, CA pinned.
+Also the tls role's selfsigned files (the nginx role's scenario signs its own certificate)."""
 
 import json
 import os
@@ -7,6 +8,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
+import pytest
 from kit_testinfra import journal
 
 SITE = "kit.test"
@@ -74,3 +76,14 @@ def test_an_unpinned_client_is_refused(host):
 def test_the_fetched_ca_is_the_one_the_host_uses(host):
     fetched = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "kit-ca.crt"
     assert fetched.read_text() == host.file("/etc/ssl/kit/ca/ca.crt").content_string
+
+
+@pytest.mark.parametrize(("name", "mode"), [("privkey.pem", 0o600), ("fullchain.pem", 0o640)])
+def test_tls_files_are_private(host, name, mode):
+    tls_file = host.file(f"/etc/ssl/kit/{SITE}/{name}")
+    assert tls_file.user == "root"
+    assert tls_file.mode == mode
+
+
+def test_ca_private_key_is_private(host):
+    assert host.file("/etc/ssl/kit/ca/ca.key").mode == 0o600

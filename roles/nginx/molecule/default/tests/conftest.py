@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 # The kit's shared Testinfra helpers: the nearest .testinfra/ above this folder.
 sys.path.insert(
@@ -18,15 +17,12 @@ sys.path.insert(
 from kit_testinfra import journal, recap_changed, role_defaults, run_role_fixture  # noqa: F401
 
 ROLE_DIR = Path(__file__).resolve().parents[3]
-TLS_DEFAULTS = ROLE_DIR.parent / "tls" / "defaults" / "main.yml"
 
 
 @pytest.fixture(scope="module")
 def role_vars(host):
-    """The nginx and tls roles' defaults overlaid with the host's inventory variables."""
-    defaults = role_defaults(ROLE_DIR)
-    tls_defaults = yaml.safe_load(TLS_DEFAULTS.read_text())
-    return {**tls_defaults, **defaults, **host.ansible.get_variables()}
+    """The role's defaults overlaid with the host's inventory variables."""
+    return {**role_defaults(ROLE_DIR), **host.ansible.get_variables()}
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +32,8 @@ def server_name(role_vars):
 
 @pytest.fixture(scope="module")
 def ca_path(role_vars):
-    """The local CA certificate the tls role wrote; clients pin it."""
-    return f"{role_vars['tls_base_dir']}/ca/ca.crt"
+    """The test CA that signed the site's certificate (prepare.yml); clients pin it."""
+    return role_vars["kit_test_ca"]
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,9 @@
-"""Real behaviour of nginx converged with the tls (selfsigned) and nginx roles, in front of
-a stub app on the Gunicorn socket path. Every HTTPS request pins the local CA."""
+"""Real behaviour of nginx converged with the nginx role, in front of a stub app on the
+Gunicorn socket path, with a certificate prepare.yml signed. Every HTTPS request pins its CA.
+(The tls role's selfsigned files are tested where it runs with nginx: molecule/collection.)"""
 
 import hashlib
 import json
-from pathlib import Path
 
 import pytest
 from kit_testinfra import journal
@@ -94,11 +94,6 @@ def test_every_server_name_is_served_with_a_valid_certificate(curl, role_vars, n
     )
     assert result.rc == 0, result.stderr
     assert result.stdout == "200"
-
-
-def test_fetched_ca_certificate_is_the_one_the_host_uses(host, role_vars, ca_path):
-    fetched = Path(role_vars["tls_ca_fetch_dest"])
-    assert fetched.read_text() == host.file(ca_path).content_string
 
 
 @pytest.mark.parametrize(
@@ -304,18 +299,6 @@ def test_access_log_records_request_and_upstream_times(host, curl, server_name):
     assert " rt=" in line
     assert " urt=" in line
     assert " urt=-" not in line
-
-
-@pytest.mark.parametrize(("name", "mode"), [("privkey.pem", 0o600), ("fullchain.pem", 0o640)])
-def test_tls_files_are_private(host, server_name, role_vars, name, mode):
-    tls_file = host.file(f"{role_vars['tls_base_dir']}/{server_name}/{name}")
-    assert tls_file.user == "root"
-    assert tls_file.mode == mode
-
-
-def test_ca_private_key_is_private(host, role_vars):
-    key = host.file(f"{role_vars['tls_base_dir']}/ca/ca.key")
-    assert key.mode == 0o600
 
 
 def test_debian_default_site_is_disabled(host):
