@@ -18,9 +18,9 @@ fail() { echo "ERROR: $*" >&2; exit 1; }
 
 inventory="${1:-}"
 [ -n "$inventory" ] || fail "say which inventory: make vault INVENTORY=inventory/production"
-[ -d "$inventory/group_vars" ] || fail "$inventory has no group_vars/: copy inventory/example first (cp -rL inventory/example $inventory)"
+[ -d "$inventory/group_vars" ] || fail "$inventory has no group_vars/: copy inventory/example first (cp -r inventory/example $inventory)"
 [ "$(realpath "$inventory")" != "$(realpath inventory/example)" ] \
-    || fail "inventory/example is the public example: copy it first (cp -rL inventory/example inventory/production)"
+    || fail "inventory/example is the public example: copy it first (cp -r inventory/example inventory/production)"
 password_file="${2:-${VAULT_PASSWORD_FILE:-$HOME/.config/django-deploy-kit/$(basename "$(realpath "$inventory")").vault-password}}"
 vault="$inventory/group_vars/all/vault.yml"
 example_vault=inventory/example/group_vars/all/vault.yml

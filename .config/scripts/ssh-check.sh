@@ -47,7 +47,7 @@ docker exec "$NAME" cat /etc/ssh/ssh_host_ed25519_key.pub | awk -v a="$address" 
     >"$work/known_hosts"
 
 say "A copy of inventory/example: the server in every group, over SSH"
-cp -rL inventory/example "$work/inventory"
+cp -r inventory/example "$work/inventory"
 cat >"$work/inventory/hosts.yml" <<EOT
 all:
   children:

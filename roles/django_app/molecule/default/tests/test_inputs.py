@@ -73,6 +73,9 @@ INVALID = [
         {"django_app_timers": [{"name": "x", "command": "check", "schedule": "every tuesday"}]},
         "the schedule of django_app_timers x is not a systemd calendar expression",
     ),
+    # The contract's paths (inventory group_vars/all/contract.yml) must be absolute.
+    ({"django_app_root": "srv/kitapp"}, "django_app_root"),
+    ({"django_app_env_file": "/etc/kitapp/env/"}, "django_app_env_file"),
 ]
 
 
