@@ -29,6 +29,8 @@ started=$SECONDS
 # /var/cache/kit/pip) persist: they only save downloads, every package is still checked
 # against the archive's signature or the lock's hash.
 export XDG_CACHE_HOME="$PWD/.cache/xdg"
+# Role copies (.config/test-matrix.yml `copies`): outside the clone, made fresh for each run.
+COPIES="${KIT_TEST_COPIES:-${TMPDIR:-/tmp}/kit-role-copies}"
 rm -rf "$XDG_CACHE_HOME"
 mkdir -p "$LOGS" "$XDG_CACHE_HOME"
 rm -f "$LOGS"/*.log "$LOGS"/*.rc
@@ -63,8 +65,12 @@ molecule_test() { # dir scenario distro
     fi
     # Molecule's output unbuffered, so that the log's time stamps are when things happened.
     export PYTHONUNBUFFERED=1
-    instance="$(basename "$(cd "$dir" && pwd)")-${scenario}"
+    instance="$(basename "$(cd "${dir#copy:}" && pwd)")-${scenario}"
     instance="${instance//_/-}"
+    if [[ "$dir" == copy:* ]]; then # the role alone, in an empty repository outside the clone
+        echo "A copy of ${dir#copy:} alone: $COPIES/${instance}-${distro}"
+        dir="$(.config/scripts/copy-role.sh "${dir#copy:}" "$COPIES/${instance}-${distro}")" || return 1
+    fi
     # One ephemeral directory per run, so that one scenario can run on two distros at once.
     export MOLECULE_EPHEMERAL_DIRECTORY="$PWD/.cache/molecule/${instance}-${distro}"
     # Role scenarios: Ansible's linear on Debian 13 (what a project that copies a role runs),

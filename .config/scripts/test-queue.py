@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Print the runs `make test` makes, one per line as NAME|DIR|SCENARIO|DISTRO, from the
-scenarios given as DIR:SCENARIO and .config/test-matrix.yml (which distros each runs on,
-and the checks that are not Molecule scenarios: DIR is then @check, SCENARIO the command and
-DISTRO `ENV=distro`). Environment: DISTROS ("13 12"), KIT_TEST_DEMO (0: no checks)."""
+scenarios given as DIR:SCENARIO and .config/test-matrix.yml (which distros each runs on; DIR
+is `copy:DIR` where the role's scenario runs from a copy of the role alone; and the checks
+that are not Molecule scenarios: DIR is then @check, SCENARIO the command and DISTRO
+`ENV=distro`). Environment: DISTROS ("13 12"), KIT_TEST_DEMO (0: no checks)."""
 
 import os
 import sys
@@ -14,6 +15,7 @@ KIT = Path(__file__).resolve().parents[2]
 matrix = yaml.safe_load((KIT / ".config" / "test-matrix.yml").read_text())
 distros = os.environ.get("DISTROS", "13 12").split()
 known = matrix.get("scenarios") or {}
+copy_distros = [str(d) for d in (matrix.get("copies") or {}).get("distros", [])]
 
 for item in sys.argv[1:]:
     directory, _, scenario = item.partition(":")
@@ -23,7 +25,13 @@ for item in sys.argv[1:]:
     wanted = [str(d) for d in known.get(key, {}).get("distros", distros)]
     for distro in distros:
         if distro in wanted:
-            print(f"molecule {key} (Debian {distro})|{directory}|{scenario}|{distro}")
+            copied = (
+                key.startswith("roles/")
+                and distro in copy_distros
+                and "in_tree" not in known.get(key, {})
+            )
+            where = f"copy:{directory}" if copied else directory
+            print(f"molecule {key} (Debian {distro})|{where}|{scenario}|{distro}")
         else:
             print(f"note: {key} not on Debian {distro}: {known[key]['why']}", file=sys.stderr)
 for name in set(known) - {a.removeprefix("./") for a in sys.argv[1:]}:
