@@ -76,6 +76,7 @@ INVALID = [
     # The contract's paths (inventory group_vars/all/contract.yml) must be absolute.
     ({"django_app_root": "srv/kitapp"}, "django_app_root"),
     ({"django_app_env_file": "/etc/kitapp/env/"}, "django_app_env_file"),
+    ({"django_app_source_dir": "/nonexistent/project"}, "django_app_source_dir must be your"),
 ]
 
 
