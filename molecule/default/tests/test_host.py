@@ -41,18 +41,17 @@ def inventory(host):
 def unit_variables(host):
     """The host's inventory variables over the defaults of the roles that install the units.
 
-    PostgreSQL's major version, unless the inventory sets one, is the distribution's, from the
-    postgresql role's vars/<Distribution>_<major>.yml (as its set_vars.yml picks it).
+    PostgreSQL's major version, unless the inventory sets one, is the cluster's on the host
+    (pg_lsclusters; the postgresql role's own scenario checks it is the distribution's).
     """
     variables = {}
     for role in ("common", "postgresql"):
         variables |= yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())
     variables |= host.ansible.get_variables()
     if "postgresql_version" not in variables:
-        info = host.system_info
-        name = f"{info.distribution.capitalize()}_{info.release.split('.')[0]}.yml"
-        distro = yaml.safe_load((ROOT / "roles" / "postgresql" / "vars" / name).read_text())
-        variables["postgresql_version"] = distro["__postgresql_version_default"]
+        clusters = host.run("pg_lsclusters --no-header")
+        versions = {line.split()[0] for line in clusters.stdout.splitlines() if line.strip()}
+        variables["postgresql_version"] = versions.pop() if len(versions) == 1 else "none"
     return variables
 
 
