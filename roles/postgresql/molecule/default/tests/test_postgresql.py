@@ -718,8 +718,8 @@ def test_rerun_with_new_inputs_changes_only_them(rerun):
     assert result.returncode == 0, result.stdout + result.stderr
     assert changed_tasks(result) == {
         "Create roles",
-        "Write the settings drop-in",
-        "Remove the backup of the previous settings drop-in",
+        "Write 50-ansible.conf",
+        "Remove the backup of the previous 50-ansible.conf",
         "Reload PostgreSQL",
     }
 
@@ -837,3 +837,55 @@ def test_major_version_change_is_refused_with_the_way_to_upgrade(bad_inputs, clu
 def test_host_has_no_failed_units(host):
     failed = json.loads(host.check_output("systemctl list-units --failed --output=json"))
     assert failed == []
+
+
+# Values only the server can refuse (they pass the role's own checks): the new file is
+# checked by the server before any reload, then put back; the run fails naming the input.
+REJECTED_BY_THE_SERVER = {
+    "settings": (
+        {"postgresql_settings": {"work_mem": "'a lot'"}},
+        "conf.d/50-ansible.conf",
+        "postgresql_settings",
+        0o644,
+    ),
+    "pg_hba": (
+        {
+            "postgresql_hba_entries": [
+                {**HBA_LINE, "address": "10.9.0.0/99"},
+            ]
+        },
+        "pg_hba.conf",
+        "postgresql_hba_entries",
+        0o640,
+    ),
+}
+
+
+@pytest.fixture(scope="module", params=REJECTED_BY_THE_SERVER)
+def rejected_by_the_server(request, host, run_role, cluster, superuser_sql):
+    extra_vars, name, variable, mode = REJECTED_BY_THE_SERVER[request.param]
+    path = f"{cluster['conf_dir']}/{name}"
+    started = "SELECT pg_postmaster_start_time()"
+    before = host.file(path).content_string, superuser_sql(started)
+    result = run_role(host.backend.host, extra_vars, options=["--tags", "postgresql_configure"])
+    after = host.file(path).content_string, superuser_sql(started)
+    return result, before, after, path, variable, mode, host.file(path)
+
+
+def test_a_file_the_server_rejects_never_stays(rejected_by_the_server, superuser_sql):
+    result, before, after, path, variable, mode, file = rejected_by_the_server
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, output
+    assert f"The new {path} was rejected and the previous one put back" in output
+    assert f"(check {variable}" in output
+    # The previous file, byte for byte, with its mode; the same server process, still up.
+    assert after == before
+    assert (file.user, file.mode) == ("postgres", mode)
+    assert (
+        superuser_sql("SELECT count(*) FROM pg_catalog.pg_file_settings WHERE error IS NOT NULL")
+        == "0"
+    )
+    assert (
+        superuser_sql("SELECT count(*) FROM pg_catalog.pg_hba_file_rules WHERE error IS NOT NULL")
+        == "0"
+    )
