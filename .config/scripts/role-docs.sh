@@ -8,7 +8,8 @@
 #   role-docs.sh --check   fail, naming the READMEs, when a table is not what the specs give (make lint)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-AAR_DOC="${AAR_DOC:-.venv/bin/aar-doc}"
+# The venv's aar-doc (make puts $(VENV)/bin first on PATH), else .venv's.
+AAR_DOC="${AAR_DOC:-$(command -v aar-doc || echo .venv/bin/aar-doc)}"
 TEMPLATE=.config/aar-doc/variables.md.j2
 check=0
 [ "${1:-}" = --check ] && check=1
