@@ -87,7 +87,7 @@ lint: venv ## Lint: yamllint, ansible-lint (production profile), ruff, role READ
 	@$(BIN)/ruff format --check .
 	$(call say,Role READMEs' variable tables match meta/argument_specs.yml (make docs rewrites them))
 	@.config/scripts/role-docs.sh --check
-	$(call say,Inventories: one contract, no variable set twice, no symlinks)
+	$(call say,Inventories: one contract; no variable set twice; no symlinks)
 	@$(BIN)/python .config/scripts/check-inventories.py
 	$(call say,Every test host as .config/molecule/config.yml defines it)
 	@$(BIN)/python .config/scripts/systemd-host.py --check
