@@ -5,7 +5,6 @@ Also the tls role's selfsigned files (the nginx role's scenario signs its own ce
 import json
 import os
 import shlex
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,21 +23,6 @@ def test_the_installed_collection_is_the_one_galaxy_yml_describes(galaxy, collec
     # Only the roles and the collection's own metadata: no tests, tool chain or sample app.
     assert not list(installed.glob("roles/*/molecule"))
     assert not (installed / "sample_app").exists()
-
-
-def test_a_short_role_name_does_not_resolve(tmp_path):
-    """The converge can only have found the roles in the collection: no roles path is set."""
-    playbook = tmp_path / "short.yml"
-    playbook.write_text("- hosts: all\n  roles: [nginx]\n")
-    result = subprocess.run(
-        ["ansible-playbook", "--syntax-check", "-i", "localhost,", str(playbook)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "ANSIBLE_ROLES_PATH": str(tmp_path / "none")},
-        check=False,
-    )
-    assert result.returncode != 0
-    assert "the role 'nginx' was not found" in result.stdout + result.stderr
 
 
 # A client on the host (no curl in the bare image: Python's ssl), the CA pinned, SNI kit.test.
