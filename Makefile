@@ -30,7 +30,7 @@ compile = PIP_CONFIG_FILE=/dev/null $(CURDIR)/.venv-lock/bin/pip-compile --quiet
 	--strip-extras --no-emit-index-url --no-emit-find-links $(1)
 
 .PHONY: help bootstrap apt docker apt-cache venv images lint test test-app test-tools scenario bench \
-        demo demo-down clean clean-images lock vault docs collection
+        demo demo-down clean clean-images lock vault check-project docs collection
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -68,6 +68,10 @@ $(APP_VENV)/.installed: sample_app/requirements/dev.lock
 
 vault: venv ## Make INVENTORY's own vault of random secrets (e.g. make vault INVENTORY=inventory/production)
 	@.config/scripts/new-vault.sh "$(INVENTORY)" $(VAULT_PASSWORD_FILE)
+
+check-project: venv ## Before any server: what a deploy of INVENTORY's project would detect and refuse (make check-project INVENTORY=inventory/production)
+	@test -n "$(INVENTORY)" || { echo "make check-project needs INVENTORY=inventory/<env>: the inventory whose project to check" >&2; exit 2; }
+	@ansible-playbook -i "$(INVENTORY)" playbooks/check-project.yml $(ARGS)
 
 docs: venv ## Rewrite the role READMEs' variable tables from meta/argument_specs.yml (aar-doc)
 	$(call say,Role READMEs from meta/argument_specs.yml)
@@ -142,3 +146,4 @@ lock: ## Re-lock every requirements file from its .in (with hashes): the kit's, 
 	@$(call compile,--allow-unsafe -o requirements/lock.txt requirements/lock.in)
 	@cd sample_app && $(call compile,-o requirements/base.lock requirements/base.in)
 	@cd sample_app && $(call compile,-o requirements/dev.lock requirements/dev.in)
+	@cd roles/django_app/files && $(call compile,-o uv-requirements.txt uv-requirements.in)

@@ -78,7 +78,8 @@ def redirect_deploy(host, app, role_vars, run_role, sample_app_copy, release_l):
 @pytest.fixture(scope="module")
 def disallowed_host_env(host, app, role_vars, run_role, redirect_deploy):
     """Only the env file changes, and badly: the app no longer accepts its public name (a probe
-    with Host: localhost would not notice)."""
+    with Host: localhost would not notice). The settings audit would refuse it first (its
+    ALLOWED_HOSTS); off here, to prove the gate behind it."""
     env_before = host.file(app["env_file"]).sha256sum
     env_extra = {**role_vars["django_app_env_extra"], "DJANGO_ALLOWED_HOSTS": "localhost"}
     result = run_role(
@@ -87,6 +88,7 @@ def disallowed_host_env(host, app, role_vars, run_role, redirect_deploy):
             "django_app_source_dir": str(redirect_deploy["source"]),
             "django_app_env_extra": env_extra,
             "django_app_health_timeout": GATE_TIMEOUT,
+            "django_app_settings_audit": False,
         },
     )
     return {"result": result, "env_before": env_before}
