@@ -30,11 +30,14 @@ IMAGE = f"{os.environ.get('KIT_IMAGE', 'kit-debian')}:{os.environ.get('BENCH_DIS
 KIT = os.environ.get("BENCH_NAME", "bench-kit")
 FLOOR = f"{KIT}-floor"
 LINEAR = f"{KIT}-linear"
+PIP_COLD = f"{KIT}-pip"
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 SKIP_FLOOR = os.environ.get("BENCH_SKIP_FLOOR", "") not in ("", "0")
 SKIP_LINEAR = os.environ.get("BENCH_SKIP_LINEAR", "") not in ("", "0")
+SKIP_VENV_TOOLS = os.environ.get("BENCH_SKIP_VENV_TOOLS", "") not in ("", "0")
+VENV_TASK = "django_app : Create the virtualenv of the locked requirements"
 APP_ENV_EXTRA = {
     # Load tests log in more than the default 10/min allows; tokens outlive the run.
     "DJANGO_LOGIN_THROTTLE_RATE": "100000/min",
@@ -157,6 +160,7 @@ def playbook(name: str, log: str, *extra: str, host: str = KIT, strategy: str = 
     tasks.sort(key=lambda t: t["seconds"], reverse=True)
     return {
         "seconds": round(seconds, 1),
+        "venv_seconds": round(sum(t["seconds"] for t in tasks if t["task"] == VENV_TASK), 2),
         "strategy": strategy or configured_strategy(),
         "recap": recap,
         "top_tasks": tasks[:12],
@@ -176,8 +180,10 @@ def configured_strategy() -> str:
     return match[1] if match else "linear"
 
 
-def app_release(version: int) -> Path:
-    """A copy of sample_app with a harmless change: a new release id for deploy.yml."""
+def app_release(version: int, *, new_lock: bool = False) -> Path:
+    """A copy of sample_app with a harmless change: a new release id for deploy.yml; with
+    new_lock, its lock gets a comment too (the same packages, a lock of another hash: a new
+    virtualenv)."""
     target = WORK / f"app-v{version}"
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(
@@ -189,6 +195,9 @@ def app_release(version: int) -> Path:
     )
     with open(target / "config" / "urls.py", "a") as urls:
         urls.write(f"# bench release v{version} ({dt.datetime.now(dt.UTC).isoformat()})\n")
+    if new_lock:
+        with open(target / "requirements" / "base.lock", "a") as lock:
+            lock.write(f"# bench lock v{version}\n")
     return target
 
 
@@ -251,6 +260,45 @@ def linear(results: dict) -> None:
     remove_container(LINEAR)
     results["deploy"]["linear"] = {"cold": cold, "warm": warm}
     print(f"linear: cold {cold['seconds']} s, warm {warm['seconds']} s")
+
+
+def venv_tools(results: dict) -> None:
+    """The servers' virtualenvs built by uv (the default) and by pip: a lock-changing redeploy
+    with each on the kit's container (deploy.yml), and a cold site.yml with pip in another fresh
+    container (cold above is uv's). uv's cache is the container's own (cold: empty); pip's is
+    the machine's shared one (/var/cache/kit/pip)."""
+    if SKIP_VENV_TOOLS:
+        results["deploy"]["venv_tools"] = {"skipped": True}
+        return
+    tools: dict = {}
+    for version, tool in ((3, "uv"), (4, "pip")):
+        say(f"Lock-changing redeploy with {tool}: playbooks/deploy.yml, a new lock")
+        source = app_release(version, new_lock=True)
+        redeploy = playbook(
+            "deploy.yml",
+            f"lock-redeploy-{tool}.log",
+            "-e",
+            f"django_app_source_dir={source}",
+            "-e",
+            f"django_app_venv_tool={tool}",
+        )
+        tools[tool] = {"lock_redeploy": redeploy}
+        print(f"{tool}: {redeploy['seconds']} s, the venv {redeploy['venv_seconds']} s")
+    say(f"Cold with pip: fresh {PIP_COLD}, playbooks/site.yml")
+    write_inventory(PIP_COLD)
+    shutil.rmtree(WORK / "build-cache", ignore_errors=True)  # cold builds the release, as above
+    start_container(PIP_COLD, publish=True)
+    cold = playbook(
+        "site.yml", "pip-cold-site.log", "-e", "django_app_venv_tool=pip", host=PIP_COLD
+    )
+    cold["serving_https"] = https_ok(published_port(PIP_COLD))
+    remove_container(PIP_COLD)
+    tools["pip"]["cold"] = cold
+    tools["uv"]["cold"] = {
+        k: results["deploy"]["cold"][k] for k in ("seconds", "venv_seconds", "serving_https")
+    }
+    print(f"pip cold: {cold['seconds']} s, the venv {cold['venv_seconds']} s")
+    results["deploy"]["venv_tools"] = tools
 
 
 def floor(results: dict) -> None:
@@ -487,11 +535,14 @@ def main() -> None:
             floor(results)
         if "linear" not in results["deploy"]:
             linear(results)
+        if "venv_tools" not in results["deploy"]:
+            venv_tools(results)
     finally:
         results["runtime_before_s"] = round(time.monotonic() - started + prior, 1)
         partial.write_text(json.dumps(results, indent=2) + "\n")
         remove_container(FLOOR)
         remove_container(LINEAR)
+        remove_container(PIP_COLD)
         if os.environ.get("BENCH_KEEP", "") in ("", "0"):
             remove_container(KIT)
     results["runtime_s"] = results.pop("runtime_before_s")

@@ -88,6 +88,26 @@ def deploy_table(data: dict) -> list[str]:
     return rows
 
 
+def venv_table(data: dict) -> list[str]:
+    tools = data["deploy"].get("venv_tools")
+    if not tools or tools.get("skipped"):
+        return ["Virtualenvs with uv and pip: skipped."]
+    rows = [
+        "| The servers' virtualenv built by | Run | Seconds | The venv task s | |",
+        "| --- | --- | ---: | ---: | --- |",
+    ]
+    for step, label in (("cold", "cold site.yml"), ("lock_redeploy", "deploy.yml, a new lock")):
+        for tool in ("uv", "pip"):
+            run = tools[tool].get(step, {})
+            rows.append(
+                f"| {tool} | {label} | {fmt(run.get('seconds'))}"
+                f" | {fmt(run.get('venv_seconds'))} | |"
+            )
+        uv, pip = (tools[t].get(step, {}).get("venv_seconds") for t in ("uv", "pip"))
+        rows.append(f"| | {label}: the venv, pip/uv | | {fmt(ratio(pip, uv))} | |")
+    return rows
+
+
 def serving_tables(data: dict) -> list[str]:
     s = data["serving"]
     cases = {(c["setup"], c["endpoint"]): c for c in s["cases"]}
@@ -168,6 +188,13 @@ def markdown(data: dict, png: str) -> str:
         "Where cold spends its time (ansible `profile_tasks`):",
         "",
         *cold_profile(data),
+        "",
+        "### Virtualenvs: uv and pip",
+        "",
+        "The same lock (sample_app's) on the same 2 cores; uv's download cache is the container's"
+        " own (empty at cold), pip's the machine's shared one.",
+        "",
+        *venv_table(data),
         "",
         "## Serving",
         "",
