@@ -5,12 +5,16 @@ deployment checklist and WhiteNoise's documentation tell a user to make, a DRF v
 IsAuthenticated and simplejwt's token views, and a plain requirements.txt (pins, no hashes).
 No pyproject.toml, no health endpoint, no management command of the kit's.
 
-    python make_project.py DIR [--view-message TEXT]
+    python make_project.py DIR [--view-message TEXT] [--uv UV]
+
+With --uv, the project is a uv application instead: pyproject.toml without a build system and
+the uv.lock that UV makes of it (`uv lock`), no requirements.txt.
 
 Run with a Python that has Django (prepare.yml makes one from django-admin.txt).
 """
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -24,6 +28,18 @@ whitenoise==6.12.0
 psycopg[binary]==3.3.9
 dj-database-url==3.1.2
 gunicorn==27.0.1
+"""
+
+# A uv application (`uv init --app` makes no build system): released as its source tree,
+# its uv.lock exported with hashes.
+PYPROJECT = """\
+[project]
+name = "mysite"
+version = "1.0"
+requires-python = ">=3.11"
+dependencies = [
+DEPENDENCIES
+]
 """
 
 VIEWS = """\
@@ -92,6 +108,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("dir", type=Path)
     parser.add_argument("--view-message", default="hello from a project the kit never changed")
+    parser.add_argument(
+        "--uv",
+        type=Path,
+        help="a uv project instead: pyproject.toml (no build system) and uv.lock, made by this uv",
+    )
     args = parser.parse_args()
     args.dir.mkdir(parents=True)
     django_admin = Path(sys.executable).parent / "django-admin"
@@ -132,7 +153,16 @@ def main() -> None:
     settings.write_text(settings.read_text() + SETTINGS_TAIL)
     (args.dir / "api" / "views.py").write_text(VIEWS.replace("MESSAGE", args.view_message))
     (args.dir / "mysite" / "urls.py").write_text(URLS)
-    (args.dir / "requirements.txt").write_text(REQUIREMENTS)
+    if args.uv:
+        dependencies = "".join(f'    "{line}",\n' for line in REQUIREMENTS.splitlines())
+        (args.dir / "pyproject.toml").write_text(
+            PYPROJECT.replace("DEPENDENCIES", dependencies.rstrip("\n"))
+        )
+        env = {**os.environ, "UV_NATIVE_TLS": "1", "UV_PYTHON_DOWNLOADS": "never"}
+        lock = [str(args.uv), "lock", "--quiet", "--no-config", "--python", sys.executable]
+        subprocess.run(lock, cwd=args.dir, env=env, check=True)  # noqa: S603 - our own argv
+    else:
+        (args.dir / "requirements.txt").write_text(REQUIREMENTS)
 
 
 if __name__ == "__main__":
