@@ -12,6 +12,9 @@ like `.config/molecule/config.yml`: both are the documented extras of a role sce
   KIT_TEST_STRATEGY=linear), for a playbook of the kit (test_deploy.py) or of the fixture.
 - `journal(host, unit)`, `wait_until(condition, timeout)`, `recap_changed(output)`,
   `role_defaults(role_dir)`.
+- `published_port(container, port)`, `https_client(container, ca_file)`: the loopback port
+  Docker published for a container's port, and an HTTPS client to it that trusts only the
+  given CA (full-stack scenarios).
 """
 
 import json
@@ -61,6 +64,31 @@ def recap_changed(output):
     counts = re.findall(r"changed=(\d+)", output.rpartition("PLAY RECAP")[2])
     assert counts, "no PLAY RECAP in the output:\n" + output[-2000:]
     return sum(int(count) for count in counts)
+
+
+def published_port(container, port):
+    """The loopback port Docker published for the container's port ("127.0.0.1:49153", one
+    line per address family)."""
+    out = subprocess.run(
+        ["docker", "port", container, f"{port}/tcp"], capture_output=True, text=True, check=True
+    ).stdout
+    return int(out.splitlines()[0].rsplit(":", 1)[1])
+
+
+def https_client(container, ca_file):
+    """An httpx client for https://localhost:<the published 443>, which the kit's certificate
+    covers, trusting only ca_file (the CA the tls role fetched): never verify=False."""
+    import ssl
+
+    import httpx
+
+    context = ssl.create_default_context(cafile=str(ca_file))
+    return httpx.Client(
+        base_url=f"https://localhost:{published_port(container, 443)}",
+        verify=context,
+        http2=False,
+        timeout=15.0,
+    )
 
 
 def _strategy(strategy):

@@ -6,7 +6,6 @@ that the tls role made (fetched to the run's ephemeral directory).
 """
 
 import os
-import ssl
 import subprocess
 import sys
 import uuid
@@ -22,17 +21,6 @@ sys.path.insert(
 import kit_testinfra
 
 EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ""))
-
-
-def _published_port(container: str, port: int) -> int:
-    out = subprocess.run(
-        ["docker", "port", container, f"{port}/tcp"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    # "127.0.0.1:49153" (one line per address family)
-    return int(out.splitlines()[0].rsplit(":", 1)[1])
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +45,7 @@ def demo_credentials(secrets_dir):
     return {"username": "demo", "password": (secrets_dir / "demo_password").read_text().strip()}
 
 
-def make_client(container: str, ca_file: Path) -> httpx.Client:
-    port = _published_port(container, 443)
-    context = ssl.create_default_context(cafile=str(ca_file))
-    return httpx.Client(
-        base_url=f"https://localhost:{port}", verify=context, http2=False, timeout=15.0
-    )
+make_client = kit_testinfra.https_client
 
 
 @pytest.fixture(scope="module")
