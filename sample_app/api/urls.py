@@ -6,7 +6,7 @@ from rest_framework_simplejwt.views import (
     TokenVerifyView,
 )
 
-from api.views import LoginView, MeView, NoteViewSet
+from api.views import LoginView, MeView, NoteStatsResultView, NoteStatsView, NoteViewSet
 
 router = SimpleRouter()
 router.register("notes", NoteViewSet, basename="note")
@@ -17,5 +17,7 @@ urlpatterns = [
     path("token/verify/", TokenVerifyView.as_view(), name="token_verify"),
     path("token/blacklist/", TokenBlacklistView.as_view(), name="token_blacklist"),
     path("me/", MeView.as_view(), name="me"),
+    path("stats/", NoteStatsView.as_view(), name="note_stats"),
+    path("stats/<uuid:task_id>/", NoteStatsResultView.as_view(), name="note_stats_result"),
     *router.urls,
 ]

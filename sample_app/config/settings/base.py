@@ -30,6 +30,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
+    "django_tasks",
+    "django_tasks_db",
     "api",
 ]
 
@@ -121,6 +123,9 @@ STORAGES = {
 }
 
 # --- REST framework and JWT -----------------------------------------------------------------
+# Background tasks (api/tasks.py) in the database; `manage.py db_worker` runs them.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
