@@ -11,7 +11,7 @@ like `.config/molecule/config.yml`: both are the documented extras of a role sce
 - `run_playbook(...)`: ansible-playbook with the kit's settings (no colour, Mitogen unless
   KIT_TEST_STRATEGY=linear), for a playbook of the kit (test_deploy.py) or of the fixture.
 - `journal(host, unit)`, `wait_until(condition, timeout)`, `recap_changed(output)`,
-  `role_defaults(role_dir)`.
+  `role_defaults(role_dir)`, `exposure(host, unit)` (systemd-analyze security's score).
 - `published_port(container, port)`, `https_client(container, ca_file)`: the loopback port
   Docker published for a container's port, and an HTTPS client to it that trusts only the
   given CA (full-stack scenarios).
@@ -41,6 +41,15 @@ def role_defaults(role_dir):
 def journal(host, unit, lines=50):
     """The last lines of a unit's journal, for an assertion message."""
     return host.run(f"journalctl -u {unit} -n {lines} --no-pager").stdout
+
+
+def exposure(host, unit):
+    """systemd-analyze security's overall exposure level of a unit (0 safest, 10 exposed); the
+    analysis is the assertion message when the score is not found."""
+    out = host.check_output(f"systemd-analyze security --no-pager {unit}")
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", out)
+    assert match, out
+    return float(match.group(1))
 
 
 def wait_until(condition, timeout, interval=0.2, errors=()):

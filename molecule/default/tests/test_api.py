@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from conftest import readyz_from_the_web_host
+from conftest import readyz_from_the_web_host, wait_until
 
 NGINX_DEFAULTS = Path(__file__).resolve().parents[3] / "roles" / "nginx" / "defaults" / "main.yml"
 
@@ -99,6 +99,24 @@ def test_created_notes_are_listed(client, auth, unique_title):
     listed = client.get("/api/notes/", headers=auth).json()
     titles = {note["title"] for note in listed["results"]}
     assert {f"{unique_title}-0", f"{unique_title}-1"} <= titles
+
+
+def test_work_enqueued_through_the_api_is_done_by_the_worker(client, auth, unique_title):
+    # POST /api/stats/ enqueues a task in the database; the app server's worker
+    # (django_app_workers: db_worker) runs it; the API reports its result.
+    note = client.post("/api/notes/", json={"title": unique_title, "body": "a b c"}, headers=auth)
+    assert note.status_code == HTTPStatus.CREATED, note.text
+    task = client.post("/api/stats/", headers=auth)
+    assert task.status_code == HTTPStatus.ACCEPTED, task.text
+
+    def finished():
+        body = client.get(f"/api/stats/{task.json()['id']}/", headers=auth).json()
+        return body if body["status"] == "SUCCESSFUL" else None
+
+    result = wait_until(finished, timeout=30)
+    assert result, "the worker did not run the task within 30 s (journalctl -u kitapp-worker-tasks)"
+    assert result["result"]["notes"] >= 1
+    assert result["result"]["words"] >= 4
 
 
 def test_refresh_rotates_the_pair_and_logout_revokes_the_rotated_refresh_token(

@@ -1,10 +1,10 @@
 """The Gunicorn units (gunicorn role) serving the deployed app."""
 
-import re
 import time
 
 import pytest
 from conftest import journal, main_pid
+from kit_testinfra import exposure
 
 testinfra_hosts = ["ansible://all"]
 
@@ -83,10 +83,7 @@ def test_service_is_triggered_by_its_socket(host, app):
 
 
 def test_service_exposure_is_ok(host, app):
-    out = host.check_output(f"systemd-analyze security --no-pager {app['service']}")
-    match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", out)
-    assert match, out
-    assert float(match.group(1)) <= 2.0, out
+    assert exposure(host, app["service"]) <= 2.0
 
 
 def test_killed_master_is_back_and_ready_within_10_seconds(host, app, api):

@@ -2,11 +2,11 @@
 which do their job (expired rows go, live ones stay), and jobs no longer listed go away."""
 
 import json
-import re
 import uuid
 
 import pytest
 from conftest import django_admin, journal, recap_changed, role_logic
+from kit_testinfra import exposure
 
 testinfra_hosts = ["ansible://all"]
 
@@ -40,10 +40,7 @@ def test_job_services_run_as_the_app_user_and_expose_little(host, app, jobs):
     for unit in jobs.values():
         user = host.check_output(f"systemctl show -p User --value {unit}.service")
         assert user == app["name"], unit
-        out = host.check_output(f"systemd-analyze security --no-pager {unit}.service")
-        match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", out)
-        assert match, out
-        assert float(match.group(1)) <= 2.0, out
+        assert exposure(host, f"{unit}.service") <= 2.0, unit
 
 
 def shell(host, app, code):
