@@ -95,6 +95,17 @@ def test_the_uv_project_was_released_with_its_exported_lock(host):
     assert "--hash=sha256:" in lock
 
 
+def test_venvs_are_built_by_uv_and_by_pip_where_uv_does_not_install(host):
+    # converge: uv (no pip in the venv); side_effect.yml's second release, on a host where
+    # uv did not install (pip.conf: no-binary = uv): pip, and uv is not left half-installed.
+    current = host.file("/srv/tutorial/current").linked_to
+    previous = host.file("/srv/tutorial/previous").linked_to
+    assert not host.file(f"{current}/venv/bin/pip").exists
+    assert host.file(f"{current}/venv/bin/gunicorn").exists
+    assert host.file(f"{previous}/venv/bin/pip").exists
+    assert not host.file("/usr/local/lib/django_app/uv-0.13.8/.django-app-complete").exists
+
+
 def test_the_refused_release_never_went_live(host):
     # side_effect.yml: the settings audit refused the project whose settings ignore the key.
     releases = host.run(
