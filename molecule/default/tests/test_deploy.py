@@ -39,3 +39,22 @@ def test_deploy_limited_to_the_app_servers_changes_nothing(host):
         for name, changed in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", result.stdout, re.M)
     }
     assert recap == dict.fromkeys(app_servers, 0), result.stdout[-3000:]
+
+
+def test_the_local_check_passes_sample_app(host):
+    # playbooks/check-project.yml with the scenario's inventory (one host, or split's three,
+    # whose database address only facts would give): on the controller only; it names what it
+    # detected and says the project passes.
+    inventory = host.backend.ansible_inventory or os.environ.get("MOLECULE_INVENTORY_FILE")
+    result = run_playbook(
+        ROOT / "playbooks" / "check-project.yml",
+        inventory,
+        roles_path=ROOT / "roles",
+        options=["--extra-vars", f"@{ROOT / 'molecule' / 'default' / 'test-vars.yml'}"],
+        timeout=600,
+    )
+    text = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode == 0, text[-3000:]
+    assert "passes every check of the deploy that runs before a server" in text
+    assert "wsgi_application: config.wsgi.application" in text
+    assert "settings_module: config.settings.production" in text
