@@ -7,7 +7,8 @@ from stdin:
    "database": {"name", "user", "host", "port"}, "env": {purpose: variable name},
    "shared_dir": the app's directory that outlives releases}
 (a hash of the secret key, never the key). Prints one JSON list, one object per finding:
-{"setting", "input" (the key of django_app_env_names), "variable", "problem"}; an empty list
+{"setting", "input" (the key of django_app_env_names), "variable", "problem", "message" (with
+the fix)}; an empty list
 when the settings use everything.
 """
 
@@ -25,8 +26,22 @@ findings = []
 
 
 def finding(setting, purpose, problem):
+    """One finding, its message with the fix (the deploy and the local check print it)."""
+    variable = env.get(purpose, "")
+    fix = (
+        f": the settings should read it from the environment variable {variable},"
+        f" or set django_app_env_names.{purpose} to the variable they read"
+        if variable
+        else ""
+    )
     findings.append(
-        {"setting": setting, "input": purpose, "variable": env.get(purpose, ""), "problem": problem}
+        {
+            "setting": setting,
+            "input": purpose,
+            "variable": variable,
+            "problem": problem,
+            "message": f"{setting} {problem}{fix}.",
+        }
     )
 
 

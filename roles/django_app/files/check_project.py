@@ -231,14 +231,7 @@ if spec["settings_audit"]:
     if audit.returncode != 0:
         refusals.append(f"The settings audit could not run: {tail(audit.stderr)}.")
     else:
-        for item in json.loads(audit.stdout.strip().splitlines()[-1]):
-            fix = (
-                f": the settings should read it from the environment variable {item['variable']},"
-                f" or set django_app_env_names.{item['input']} to the variable they read"
-                if item["variable"]
-                else ""
-            )
-            refusals.append(f"{item['setting']} {item['problem']}{fix}.")
+        refusals += [item["message"] for item in json.loads(audit.stdout.strip().splitlines()[-1])]
 
 if probe.returncode == 0:
     static = django("collectstatic", "--dry-run", "--noinput", "--verbosity", "0")
