@@ -84,19 +84,35 @@ def published_port(container, port):
     return int(out.splitlines()[0].rsplit(":", 1)[1])
 
 
-def https_client(container, ca_file):
+def https_client(container, ca_file, server_name="localhost"):
     """An httpx client for https://localhost:<the published 443>, which the kit's certificate
-    covers, trusting only ca_file (the CA the tls role fetched): never verify=False."""
+    covers, trusting only ca_file (the CA the tls role fetched): never verify=False.
+    server_name: another site of the host (several apps), asked for by name (SNI and Host)
+    and verified against that name, at the same loopback port."""
     import ssl
 
     import httpx
 
     context = ssl.create_default_context(cafile=str(ca_file))
+    port = published_port(container, 443)
+    options = {}
+    if server_name != "localhost":
+
+        class SiteTransport(httpx.HTTPTransport):
+            def handle_request(self, request):
+                request.extensions["sni_hostname"] = server_name
+                return super().handle_request(request)
+
+        options = {
+            "transport": SiteTransport(verify=context),
+            "headers": {"Host": f"{server_name}:{port}"},
+        }
     return httpx.Client(
-        base_url=f"https://localhost:{published_port(container, 443)}",
+        base_url=f"https://localhost:{port}",
         verify=context,
         http2=False,
         timeout=15.0,
+        **options,
     )
 
 

@@ -1,5 +1,6 @@
 """Fixtures for the bring-your-own-project tests: an HTTPS client with the kit's CA pinned
-(the same as the full-stack scenario's), the generated project and its users' passwords."""
+(the same as the full-stack scenario's) for each app's site, the generated project and the
+apps' users' passwords."""
 
 import os
 import sys
@@ -15,11 +16,23 @@ import kit_testinfra
 EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ""))
 
 
-@pytest.fixture(scope="module")
-def client(host):
+def site_client(host, server_name="localhost"):
+    """An HTTPS client for one of the host's sites (the first app's is localhost)."""
     ca_file = EPHEMERAL / "ca.crt"
     assert ca_file.is_file(), f"the tls role did not fetch its CA certificate to {ca_file}"
-    with kit_testinfra.https_client(host.backend.host, ca_file) as c:
+    return kit_testinfra.https_client(host.backend.host, ca_file, server_name)
+
+
+@pytest.fixture(scope="module")
+def client(host):
+    with site_client(host) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def blog_client(host):
+    """The second app's site, blog.localhost."""
+    with site_client(host, "blog.localhost") as c:
         yield c
 
 
@@ -30,5 +43,14 @@ def project():
 
 @pytest.fixture(scope="module")
 def reader():
-    password = (EPHEMERAL / "secrets" / "reader_password").read_text().strip()
+    return app_reader("tutorial")
+
+
+@pytest.fixture(scope="module")
+def blog_reader():
+    return app_reader("blog")
+
+
+def app_reader(app):
+    password = (EPHEMERAL / "secrets" / app / "reader_password").read_text().strip()
     return {"username": "reader", "password": password}
