@@ -4,6 +4,10 @@ what nginx sent (headers, method, path, how many requests this connection carrie
 
     kit-stub-app /run/kitapp/gunicorn.sock   (unix socket, mode 0660)
     kit-stub-app 127.0.0.1:8001              (TCP)
+    kit-stub-app --unresponsive 127.0.0.1:8003
+                                             (a host that does not answer: its listen queue
+                                              is kept full, so the kernel drops every new SYN
+                                              and a connect() hangs until the client gives up)
 """
 
 import json
@@ -46,6 +50,17 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = answer
 
 
+def unresponsive(listen):
+    import signal
+    import socket
+
+    host, port = listen.rsplit(":", 1)
+    with socket.create_server((host, int(port)), backlog=0):
+        # One connection that is never accepted fills the queue (backlog 0 holds one).
+        with socket.create_connection((host, int(port)), timeout=5):
+            signal.pause()
+
+
 def main(listen):
     if listen.startswith("/"):
         if os.path.exists(listen):
@@ -61,4 +76,7 @@ def main(listen):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[1] == "--unresponsive":
+        unresponsive(sys.argv[2])
+    else:
+        main(sys.argv[1])

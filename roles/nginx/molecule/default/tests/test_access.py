@@ -87,6 +87,10 @@ BAD_INPUTS = {
         "Invalid input: nginx_extra_directives must",
     ),
     "token-rate": ({"nginx_token_rate": "fast"}, "nginx_token_rate"),
+    "connect-timeout": (
+        {"nginx_proxy_connect_timeout": "2 seconds"},
+        "nginx_proxy_connect_timeout and nginx_upstream_fail_timeout times such as 2s",
+    ),
     "token-burst-type": ({"nginx_token_burst": "many"}, "Validation of arguments failed"),
 }
 

@@ -82,3 +82,30 @@ def test_app_servers_as_host_port_are_proxied_to(host, run_role, role_vars, curl
     assert static["path"] == f"/static/css/{HASHED}"
     # Applied by a reload: the master process is the same.
     assert nginx_pid(host) == pid
+
+
+@pytest.mark.usefixtures("restore_scenario")
+def test_an_app_server_that_does_not_answer_costs_a_request_no_more_than_the_connect_timeout(
+    host, run_role, role_vars, curl, server_name
+):
+    # Two app servers, one of them gone silent (its SYNs dropped, as when a host is off):
+    # nginx gives up on it after proxy_connect_timeout and sends the request to the other one,
+    # a POST too (it never reached the silent one). nginx's own default would wait 60 s.
+    tcp = role_vars["kit_stub_tcp"]
+    silent = role_vars["kit_stub_unresponsive"]
+    result = run_role(
+        host.backend.host,
+        {"nginx_upstream_servers": [silent, tcp], "nginx_static_root": ""},
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+
+    # A few times the kit's connect timeout (2 s), well under nginx's default (60 s).
+    limit = 10
+    for method in ("GET", "POST", "GET", "POST"):
+        body = ["--data-binary", "note"] if method == "POST" else []
+        answer = curl(
+            "--max-time", str(limit), "--request", method, *body, f"https://{server_name}/failover"
+        )
+        assert answer.rc == 0, f"{method} waited more than {limit} s: {answer.stderr}"
+        echoed = json.loads(answer.stdout)
+        assert (echoed["method"], echoed["listen"]) == (method, tcp)
