@@ -104,7 +104,7 @@ test: bootstrap $(APP_VENV)/.installed ## Run every check: lint, app tests, ever
 
 test-app: $(APP_VENV)/.installed ## Run sample_app's tests (pytest-django, coverage >= 90%; DATABASE_URL=postgres://... for PostgreSQL)
 	$(call say,sample_app tests)
-	@cd sample_app && ../$(APP_VENV)/bin/pytest
+	@cd sample_app && $(abspath $(APP_VENV))/bin/pytest
 
 test-tools: venv ## Run the tests of the roles' controller-side tools (roles/*/tests: concurrent release builds, ...)
 	$(call say,Controller tool tests)
