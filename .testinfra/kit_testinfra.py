@@ -199,6 +199,18 @@ def _case_play(case_id, case_vars, apply, results_dir):
     }
 
 
+def role_vars_fixture(role_dir):
+    """A module fixture `role_vars`: the role's defaults overlaid with the host's inventory
+    variables."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def role_vars(host):
+        return {**role_defaults(role_dir), **host.ansible.get_variables()}
+
+    return role_vars
+
+
 def run_role_fixture(role_dir, *, json_output=False):
     """A session fixture `run_role` for the role in role_dir.
 
